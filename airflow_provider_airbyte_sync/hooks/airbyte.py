@@ -1,0 +1,474 @@
+"""``AirbyteHook``: the Airflow connection and every blocking HTTP call to Airbyte.
+
+The hook drives the pure flows of :mod:`airflow_provider_airbyte_sync.client` over one
+``requests.Session`` (kept-alive connections, one SSL context, proxies, timeouts, retries that are
+safe). ``requests`` is imported only when the first request is sent: DAG parsing imports this module.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Generator
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_airbyte_sync import client
+from airflow_provider_airbyte_sync.client import (
+    TOKENS,
+    AirbyteConnection,
+    AirbyteJob,
+    Request,
+    Response,
+    Settings,
+)
+from airflow_provider_airbyte_sync.errors import (
+    AirbyteConfigError,
+    AirbyteConnectionNotActive,
+    AirbyteError,
+    AirbyteSyncAlreadyRunning,
+    AirbyteUnexpectedAnswer,
+    AirbyteUnreachable,
+)
+from airflow_provider_airbyte_sync.watch import Watch, failed_error
+
+if TYPE_CHECKING:
+    import requests
+    from airflow.sdk import Connection
+
+T = TypeVar("T")
+
+CONN_TYPE = "airbyte_sync"
+DEFAULT_CONN_ID = "airbyte_default"
+# One token fetch at a time in this process (threads of one worker share the cache).
+_TOKEN_LOCK = threading.Lock()
+
+
+def read_settings(conn: Connection) -> Settings:
+    """Settings of an Airflow connection; malformed extra JSON is an error, not an empty dict."""
+    extra: dict[str, Any] = {}
+    if conn.extra:
+        try:
+            extra = json.loads(conn.extra)
+        except ValueError as exc:
+            raise AirbyteConfigError(
+                f"Airflow connection {conn.conn_id!r}: the Extra field is not valid JSON ({exc.msg} at "
+                f"position {exc.pos}). Fix it in Admin > Connections."
+            ) from None
+        if not isinstance(extra, dict):
+            raise AirbyteConfigError(f"Airflow connection {conn.conn_id!r}: Extra must be a JSON object.")
+    return client.settings_from_connection(
+        conn_id=conn.conn_id,
+        conn_type=conn.conn_type,
+        host=conn.host,
+        port=conn.port,
+        login=conn.login,
+        password=conn.password,
+        schema=conn.schema,
+        extra=extra,
+    )
+
+
+class AirbyteHook(BaseHook):
+    """Talk to one Airbyte deployment (config API, OSS public API or Cloud) through an Airflow connection.
+
+    No network and no connection lookup happen in ``__init__``: the connection is read at the first
+    call. Job methods return :class:`~airflow_provider_airbyte_sync.client.AirbyteJob` whatever the
+    API; errors are subclasses of :class:`~airflow_provider_airbyte_sync.errors.AirbyteError` whose
+    messages name the fix and never contain a secret.
+
+    :param airbyte_conn_id: Airflow connection id, of type ``airbyte_sync`` (or the official
+        provider's ``airbyte``). Default ``airbyte_default``.
+    :param api_version: Airbyte API version in URL paths, ``v1``.
+
+    Example::
+
+        hook = AirbyteHook("airbyte_default")
+        job = hook.submit_sync_connection("15bc3800-82e4-48c3-a32d-620661273f28")
+        done = hook.wait_for_job(job.job_id, wait_seconds=15)
+        print(done.rows_synced)
+    """
+
+    conn_name_attr = "airbyte_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = "Airbyte (sync)"
+
+    def __init__(self, airbyte_conn_id: str = DEFAULT_CONN_ID, api_version: str = "v1") -> None:
+        super().__init__()
+        self.airbyte_conn_id = airbyte_conn_id
+        self.api_version = api_version
+        self._quick = False  # test_connection: short timeouts, no retries
+
+    # ---------------------------------------------------------------- set-up (lazy)
+    @cached_property
+    def settings(self) -> Settings:
+        """The connection as this provider reads it (looked up on first use)."""
+        conn = BaseHook.get_connection(self.airbyte_conn_id)
+        settings = read_settings(conn)
+        if settings.secret:
+            from airflow.sdk.log import mask_secret
+
+            mask_secret(settings.secret)
+        return settings
+
+    @cached_property
+    def dialect(self) -> client.Dialect:
+        return client.dialect_for(self.settings, self.airbyte_conn_id)
+
+    @cached_property
+    def session(self) -> requests.Session:
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        session = requests.Session()
+        context = client.ssl_context(self.settings.verify)
+        adapter = _SSLAdapter(context) if context is not None else HTTPAdapter()
+        session.mount("https://", adapter)
+        session.mount("http://", HTTPAdapter())
+        session.verify = self.settings.verify is not False
+        if self.settings.proxies:
+            session.proxies.update(self.settings.proxies)
+        session.headers.update({"Accept": "application/json", "User-Agent": client.USER_AGENT})
+        return session
+
+    def get_conn(self) -> requests.Session:
+        """The ``requests.Session`` every call goes through."""
+        return self.session
+
+    # ---------------------------------------------------------------- transport
+    def run(self, flow: Generator[Request, Response, T]) -> T:
+        """Drive a flow of :mod:`client` to its result, sending each request it yields."""
+        try:
+            request = next(flow)
+            while True:
+                request = flow.send(self.send(request))
+        except StopIteration as stop:
+            return stop.value
+
+    def send(self, request: Request) -> Response:
+        """Send one request: auth header, timeouts, safe retries, a token renewed once on 401."""
+        tries = 0
+        renewed = False
+        while True:
+            tries += 1
+            token = self._auth_header(request)
+            response = self._send_once(request, token)
+            expired = response.status == 401 and self.settings.auth == "client_credentials"
+            if expired and token and not renewed:
+                TOKENS.drop(self.settings.cache_key, token.removeprefix("Bearer "))
+                renewed = True
+                continue
+            if not self._quick and client.should_retry(request, response) and tries < client.MAX_TRIES:
+                delay = client.backoff_delay(tries, response)
+                self.log.warning(
+                    "Airbyte %s %s answered %s; retrying in %.1fs (try %d of %d).",
+                    request.method,
+                    request.url,
+                    response.status or response.error,
+                    delay,
+                    tries,
+                    client.MAX_TRIES,
+                )
+                time.sleep(delay)
+                continue
+            return response
+
+    def _auth_header(self, request: Request) -> str | None:
+        settings = self.settings
+        if not request.auth or settings.auth == "none":
+            return None
+        if settings.auth == "basic":
+            return client.basic_header(settings)
+        if settings.auth == "bearer":
+            return f"Bearer {settings.secret}"
+        with _TOKEN_LOCK:
+            token = TOKENS.get(settings.cache_key, time.monotonic())
+            if token is None:
+                token, lifetime = self.run(client.token_flow(settings, self.airbyte_conn_id))
+                from airflow.sdk.log import mask_secret
+
+                mask_secret(token)
+                TOKENS.put(settings.cache_key, token, lifetime, time.monotonic())
+        return f"Bearer {token}"
+
+    def _send_once(self, request: Request, authorization: str | None) -> Response:
+        import requests
+
+        settings = self.settings
+        url = request.full_url(settings)
+        read = settings.create_timeout if request.kind == "create" else settings.read_timeout
+        if self._quick:
+            read = min(read, 10.0)
+        headers = {"Authorization": authorization} if authorization else {}
+        connect = min(settings.connect_timeout, 5.0) if self._quick else settings.connect_timeout
+        try:
+            answer = self.session.request(
+                request.method,
+                url,
+                json=request.json,
+                data=request.form,
+                headers=headers,
+                timeout=(connect, read),
+                allow_redirects=False,  # a redirected POST turns into a GET: never follow
+            )
+        except requests.exceptions.SSLError as exc:
+            return Response(
+                0, error=f"TLS failed ({client.scrub(str(exc.__context__ or exc))[:200]})", url=url
+            )
+        except requests.exceptions.Timeout:
+            return Response(0, error=f"timed out after {read:.0f}s", url=url)
+        except requests.exceptions.RequestException as exc:
+            return Response(0, error=f"{type(exc).__name__}: {client.scrub(str(exc))[:200]}", url=url)
+        return Response(answer.status_code, dict(answer.headers), answer.content, url=url)
+
+    # ---------------------------------------------------------------- Airbyte operations
+    def test_connection(self) -> tuple[bool, str]:
+        """Prove the credentials work with one authenticated call; answers within seconds.
+
+        Runs inside Airflow's API server when a user presses Test in the connection form.
+        """
+        self._quick = True
+        try:
+            self.run(self.dialect.check_credentials())
+        except AirbyteError as exc:
+            return False, str(exc)
+        finally:
+            self._quick = False
+        settings = self.settings
+        return True, (
+            f"Connected to Airbyte's {settings.flavour} API at {settings.base_url} "
+            f"(auth: {settings.auth}); the credentials work."
+        )
+
+    def get_connection(self, connection_id: str) -> Any:  # type: ignore[override]
+        """The Airbyte connection ``connection_id`` (a UUID) as :class:`AirbyteConnection`.
+
+        Called with an Airflow connection id instead (as ``BaseHook.get_connection``), it returns that
+        Airflow connection, so Airflow's own uses of the hook keep working.
+        """
+        if not client._looks_like_uuid(str(connection_id)):
+            return BaseHook.get_connection(connection_id)
+        return self.run(self.dialect.get_connection(str(connection_id)))
+
+    def get_airbyte_connection(self, connection_id: str) -> AirbyteConnection:
+        """The Airbyte connection, after checking the id is a UUID."""
+        connection_id = client.check_connection_id(connection_id)
+        return self.run(self.dialect.get_connection(connection_id))
+
+    def check_active(self, connection_id: str) -> AirbyteConnection:
+        """The Airbyte connection, or :class:`AirbyteConnectionNotActive` if Airbyte would not sync it."""
+        connection = self.get_airbyte_connection(connection_id)
+        if not connection.active:
+            raise AirbyteConnectionNotActive(
+                f"Airbyte connection {connection.name!r} ({connection.connection_id}) is "
+                f"{connection.status}: Airbyte will not sync it. Enable it in the Airbyte UI; nothing was "
+                "started."
+            )
+        return connection
+
+    def submit_job(self, connection_id: str, job_type: str = "sync") -> AirbyteJob:
+        """Start a ``sync``, ``reset`` or ``clear`` of an active connection; returns the new job.
+
+        Never retried blindly (creating a job is not idempotent): an unknown outcome raises.
+        """
+        job_type = client.check_job_type(job_type)
+        self.check_active(connection_id)
+        return self.run(self.dialect.submit(connection_id.strip(), job_type))
+
+    def submit_sync_connection(self, connection_id: str) -> AirbyteJob:
+        """Start a sync of the connection (the official provider's name for it)."""
+        return self.submit_job(connection_id, "sync")
+
+    def start_job(
+        self,
+        connection_id: str,
+        job_type: str = "sync",
+        *,
+        if_running: str = "wait",
+        remember: Callable[[int], None] | None = None,
+    ) -> tuple[AirbyteJob, bool]:
+        """Start a job exactly once; return ``(job, owned)``.
+
+        Before creating, the connection's newest job id is noted (and handed to ``remember``, so
+        the task can store its intent): job ids only grow, so when the create's outcome is unknown
+        (timeout, dropped connection, 5xx) a newer job of the connection is ours, and only when there
+        is none is the create sent once more. When a sync is already running, ``if_running`` says
+        what to do: ``attach`` returns the running job (same job type only) as not owned; ``fail``
+        and ``wait`` raise :class:`AirbyteSyncAlreadyRunning` carrying the running job's id (the
+        caller waits for it, then calls again).
+        """
+        connection_id = client.check_connection_id(connection_id)
+        job_type = client.check_job_type(job_type)
+        if if_running not in ("wait", "attach", "fail"):
+            raise AirbyteConfigError(f"if_running must be 'wait', 'attach' or 'fail', not {if_running!r}.")
+        self.check_active(connection_id)
+        last = self.run(self.dialect.newest_job_id(connection_id))
+        if remember is not None:
+            remember(last)
+        try:
+            return self._create(connection_id, job_type, last), True
+        except AirbyteSyncAlreadyRunning:
+            running = self.find_running_job(connection_id)
+        if running is None:
+            # It ended between our create and our look: one more create is safe (409 = not created).
+            return self.start_job(connection_id, job_type, if_running=if_running, remember=remember)
+        if if_running == "attach" and running.job_type == job_type:
+            self.log.info("A %s is already running: attaching to Airbyte job %s.", job_type, running.job_id)
+            return running, False
+        advice = "" if if_running == "wait" else " Set if_running='wait' to wait for it, or 'attach'."
+        raise AirbyteSyncAlreadyRunning(
+            f"Airbyte job {running.job_id} ({running.job_type}) is already running for connection "
+            f"{connection_id}.{advice}",
+            connection_id=connection_id,
+            job_id=running.job_id,
+        )
+
+    def _create(self, connection_id: str, job_type: str, last: int) -> AirbyteJob:
+        """Create the job; on an unknown outcome, adopt a job newer than ``last`` or create once more."""
+        for attempt in (1, 2):
+            try:
+                return self.run(self.dialect.submit(connection_id, job_type))
+            except (AirbyteUnreachable, AirbyteUnexpectedAnswer) as exc:
+                if not client.outcome_unknown(exc):
+                    raise
+                self.log.warning("The request to start a %s has an unknown outcome: %s", job_type, exc)
+                mine = self.job_after(connection_id, job_type, last)
+                if mine is not None:
+                    self.log.info("Airbyte job %s was created by that request: watching it.", mine.job_id)
+                    return mine
+                if attempt == 2:
+                    raise AirbyteUnreachable(
+                        f"Could not start a {job_type} of connection {connection_id}: two requests had no "
+                        f"clear answer and no new job appeared ({exc}). Nothing was started; check Airbyte."
+                    ) from exc
+                self.log.warning("No job was created by it: sending the request once more.")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def job_after(self, connection_id: str, job_type: str, after_job_id: int) -> AirbyteJob | None:
+        """The oldest job of this type newer than ``after_job_id`` (ids only grow), if any."""
+        jobs = self.list_jobs(connection_id, limit=20, job_type=job_type)
+        newer = [job for job in jobs if job.job_id > after_job_id]
+        return min(newer, key=lambda job: job.job_id) if newer else None
+
+    def get_job_details(self, job_id: int | str) -> AirbyteJob:
+        """The job now, without downloading its attempt logs."""
+        return self.run(self.dialect.get_job(client.check_job_id(job_id)))
+
+    def get_job_status(self, job_id: int | str) -> str:
+        """The job's status, e.g. ``running``."""
+        return self.get_job_details(job_id).status
+
+    def cancel_job(self, job_id: int | str) -> AirbyteJob | None:
+        """Cancel the job; ``None`` when it had already ended (nothing to cancel)."""
+        return self.run(self.dialect.cancel(client.check_job_id(job_id)))
+
+    def list_jobs(
+        self, connection_id: str, limit: int = 20, offset: int = 0, job_type: str | None = None
+    ) -> list[AirbyteJob]:
+        """Jobs of the connection, newest first."""
+        connection_id = client.check_connection_id(connection_id)
+        return self.run(self.dialect.list_jobs(connection_id, limit=limit, offset=offset, job_type=job_type))
+
+    def find_running_job(self, connection_id: str, job_type: str | None = None) -> AirbyteJob | None:
+        """The newest job of the connection that has not ended, or ``None``."""
+        connection_id = client.check_connection_id(connection_id)
+        return self.run(self.dialect.find_running_job(connection_id, job_type))
+
+    def get_workspace_id(self, connection_id: str) -> str | None:
+        return self.run(self.dialect.workspace_of(connection_id))
+
+    def job_url(self, connection_id: str, workspace_id: str | None = None) -> str | None:
+        """Link to the connection's job history in the Airbyte UI (``None`` if it cannot be built)."""
+        if not connection_id:
+            return None
+        try:
+            workspace_id = workspace_id or self.get_workspace_id(connection_id)
+        except AirbyteError:
+            return None
+        return client.job_url(self.settings, workspace_id, connection_id)
+
+    def with_failure_reason(self, job: AirbyteJob) -> AirbyteJob:
+        """The job with Airbyte's failure reason filled in when the API gave none."""
+        if job.failure or job.state == "succeeded":
+            return job
+        try:
+            return self.run(self.dialect.failure_reason(job))
+        except AirbyteError:
+            return job
+
+    def wait_for_job(
+        self,
+        job_id: int | str,
+        wait_seconds: float = 3,
+        timeout: float | None = 3600,
+        *,
+        cancel_on_timeout: bool = True,
+        watch: Watch | None = None,
+    ) -> AirbyteJob:
+        """Poll the job every ``wait_seconds`` until it ends; return it if it succeeded.
+
+        Failed, cancelled or never-known statuses raise ``AirbyteJobFailed`` (with Airbyte's reason);
+        after ``timeout`` seconds the job is cancelled (unless ``cancel_on_timeout`` is false) and
+        ``AirbyteTimeout`` is raised. Transient errors are survived within the watch's error budget.
+        """
+        job_id = client.check_job_id(job_id)
+        if wait_seconds <= 0 or (timeout is not None and timeout <= 0):
+            raise AirbyteConfigError("wait_seconds and timeout must be positive numbers of seconds.")
+        watch = watch or Watch(
+            job_id, poll_interval=wait_seconds, deadline=time.time() + timeout if timeout else None
+        )
+        while True:
+            try:
+                decision = watch.on_job(self.get_job_details(job_id), time.time())
+            except AirbyteError as exc:
+                decision = watch.on_error(exc, time.time())
+            for level, line in decision.logs:
+                self.log.log(level, line)
+            if decision.action == "succeeded":
+                assert decision.job is not None  # noqa: S101 - a succeeded decision carries its job
+                return decision.job
+            if decision.action == "failed":
+                assert decision.job is not None  # noqa: S101
+                raise failed_error(self.with_failure_reason(decision.job))
+            if decision.action == "timeout":
+                if cancel_on_timeout:
+                    self.cancel_quietly(job_id)
+                raise watch.timeout_error(timeout)
+            time.sleep(decision.delay)
+
+    def cancel_quietly(self, job_id: int) -> None:
+        """Cancel a job on the way out of a failure: a failed cancel is logged, never raised."""
+        try:
+            self.cancel_job(job_id)
+            self.log.info("Cancelled Airbyte job %s.", job_id)
+        except AirbyteError as exc:
+            self.log.error("Could not cancel Airbyte job %s: %s", job_id, exc)
+
+
+def _ssl_adapter_class() -> type:
+    from requests.adapters import HTTPAdapter
+
+    class SSLAdapter(HTTPAdapter):
+        """An adapter that uses one prepared SSL context (the CA bundle loaded once)."""
+
+        def __init__(self, context: Any) -> None:
+            self._context = context
+            super().__init__()
+
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["ssl_context"] = self._context
+            super().init_poolmanager(*args, **kwargs)
+
+        def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+            kwargs["ssl_context"] = self._context
+            return super().proxy_manager_for(proxy, **kwargs)
+
+    return SSLAdapter
+
+
+def _SSLAdapter(context: Any) -> Any:
+    return _ssl_adapter_class()(context)

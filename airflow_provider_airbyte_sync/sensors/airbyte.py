@@ -1,0 +1,132 @@
+"""``AirbyteJobSensor``: wait for an Airbyte job this task did not start."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+
+from airflow_provider_airbyte_sync import client
+from airflow_provider_airbyte_sync.errors import AirbyteError
+from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
+from airflow_provider_airbyte_sync.operators.airbyte import (
+    DEFER_MARGIN_S,
+    SUMMARY_XCOM,
+    check_event,
+    positive,
+    raise_for_event,
+)
+from airflow_provider_airbyte_sync.triggers.airbyte import AirbyteSyncTrigger
+from airflow_provider_airbyte_sync.watch import Watch, describe, failed_error, summary
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+STATE_KEY = "airbyte_sensor"  # last status logged and when an unknown status was first seen
+
+
+class AirbyteJobSensor(BaseSensorOperator):
+    """Poke an Airbyte job every ``poke_interval`` seconds until it ends.
+
+    Succeeds (returning the job summary, also in XCom ``airbyte_job``) when the job succeeded; fails
+    with Airbyte's reason when it failed or was cancelled, or kept a status this provider does not
+    know. The sensor never owns the job: its ``timeout`` fails the sensor and never cancels the job.
+    Each status change is logged once, in reschedule mode too. Deferred, it polls at
+    ``poke_interval`` from the triggerer.
+
+    :param airbyte_job_id: the job to watch (templated), e.g. ``trigger.output``.
+    :param airbyte_conn_id: Airflow connection id (templated).
+    :param api_version: Airbyte API version, ``v1``.
+    :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+
+    Example::
+
+        AirbyteJobSensor(task_id="wait", airbyte_job_id=sync.output, poke_interval=15, mode="reschedule")
+    """
+
+    template_fields: Sequence[str] = ("airbyte_job_id", "airbyte_conn_id")
+    ui_color = "#6C5FC7"
+
+    def __init__(
+        self,
+        *,
+        airbyte_job_id: int | str,
+        airbyte_conn_id: str = "airbyte_default",
+        api_version: str = "v1",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.airbyte_job_id = airbyte_job_id
+        self.airbyte_conn_id = airbyte_conn_id
+        self.api_version = api_version
+        self.deferrable = deferrable
+
+    @property
+    def hook(self) -> AirbyteHook:
+        return AirbyteHook(airbyte_conn_id=self.airbyte_conn_id, api_version=self.api_version)
+
+    def execute(self, context: Context) -> Any:
+        job_id = client.check_job_id(self.airbyte_job_id)
+        positive("poke_interval", self.poke_interval)
+        positive("timeout", self.timeout)
+        if not self.deferrable:
+            return super().execute(context)
+        self.defer(
+            trigger=AirbyteSyncTrigger(
+                job_id=job_id,
+                conn_id=self.airbyte_conn_id,
+                end_time=time.time() + float(self.timeout),
+                poll_interval=float(self.poke_interval),
+                owned=False,
+                timeout=float(self.timeout),
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=float(self.timeout) + DEFER_MARGIN_S),
+        )
+
+    def poke(self, context: Context) -> PokeReturnValue | bool:
+        job_id = client.check_job_id(self.airbyte_job_id)
+        hook = self.hook
+        store = context.get("task_state_store")  # type: ignore[call-overload]
+        memory = (store.get(STATE_KEY) if store is not None else None) or {}
+        # A Watch per poke, primed with what earlier pokes (maybe other processes) saw.
+        watch = Watch(job_id, poll_interval=float(self.poke_interval))
+        watch.last_status = memory.get("status")
+        watch.unknown_since = memory.get("unknown_since")
+        watch.seen_failures = int(memory.get("seen_failures") or 0)
+        try:
+            decision = watch.on_job(hook.get_job_details(job_id), time.time())
+        except AirbyteError as exc:
+            decision = watch.on_error(exc, time.time())  # re-raises what is not transient
+        for level, line in decision.logs:
+            self.log.log(level, line)
+        if store is not None:
+            store.set(
+                STATE_KEY,
+                {
+                    "status": watch.last_status,
+                    "unknown_since": watch.unknown_since,
+                    "seen_failures": watch.seen_failures,
+                },
+            )
+        if decision.action == "failed" and decision.job is not None:
+            raise failed_error(hook.with_failure_reason(decision.job))
+        if decision.action == "succeeded" and decision.job is not None:
+            result = summary(decision.job, url=hook.job_url(decision.job.connection_id or ""))
+            context["ti"].xcom_push(key=SUMMARY_XCOM, value=result)
+            self.log.info("%s.", describe(decision.job))
+            return PokeReturnValue(is_done=True, xcom_value=result)
+        return False
+
+    def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
+        """Resumed from the trigger: return the summary or fail with the job's reason."""
+        event = check_event(event)
+        raise_for_event(event)
+        job = client.AirbyteJob.from_dict(event["job"])
+        result = summary(job, url=self.hook.job_url(job.connection_id or ""), queued_s=event.get("queued_s"))
+        context["ti"].xcom_push(key=SUMMARY_XCOM, value=result)
+        return result

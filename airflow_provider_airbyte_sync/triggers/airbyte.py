@@ -1,0 +1,137 @@
+"""``AirbyteSyncTrigger``: watch an Airbyte job from the triggerer, without blocking its event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_airbyte_sync.errors import AirbyteError
+from airflow_provider_airbyte_sync.watch import Watch, failure_message
+
+# Deferred watches poll every 15 s by default: 1,000 watches at 3 s would be 333 requests a second.
+DEFERRED_POLL_INTERVAL_S = 15.0
+EVENT_STATUSES = ("succeeded", "failed", "timeout", "error")
+
+
+class AirbyteSyncTrigger(BaseTrigger):
+    """Poll an Airbyte job until it ends, then yield exactly one event.
+
+    The event is ``{"status": "succeeded" | "failed" | "timeout" | "error", "job_id", "job",
+    "message", "queued_s", "url"}`` with ``job`` the job as a dict of primitives. ``end_time`` is a
+    wall-clock deadline (epoch seconds) kept inside the trigger, because Airflow 3.3 does not enforce
+    ``execution_timeout`` while a task is deferred; at the deadline a job this task ``owned`` is
+    cancelled. ``on_kill`` (the task marked failed or success, or cleared) cancels an owned job too;
+    ``cleanup`` and a triggerer restart never do.
+
+    :param job_id: the Airbyte job to watch.
+    :param conn_id: Airflow connection id.
+    :param end_time: epoch seconds after which the watch times out, or ``None``.
+    :param poll_interval: seconds between polls.
+    :param owned: whether the task started this job (only then may it be cancelled).
+    :param cancel_on_kill: cancel an owned job on timeout or kill.
+    :param connection_id: the Airbyte connection, for messages.
+    :param url: link to the job in the Airbyte UI, passed through to the event.
+    :param timeout: the task's timeout in seconds, for the timeout message.
+    """
+
+    def __init__(
+        self,
+        job_id: int,
+        conn_id: str = "airbyte_default",
+        end_time: float | None = None,
+        poll_interval: float = DEFERRED_POLL_INTERVAL_S,
+        owned: bool = False,
+        cancel_on_kill: bool = True,
+        connection_id: str | None = None,
+        url: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.job_id = int(job_id)
+        self.conn_id = conn_id
+        self.end_time = end_time
+        self.poll_interval = float(poll_interval)
+        self.owned = owned
+        self.cancel_on_kill = cancel_on_kill
+        self.connection_id = connection_id
+        self.url = url
+        self.timeout = timeout
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "job_id": self.job_id,
+                "conn_id": self.conn_id,
+                "end_time": self.end_time,
+                "poll_interval": self.poll_interval,
+                "owned": self.owned,
+                "cancel_on_kill": self.cancel_on_kill,
+                "connection_id": self.connection_id,
+                "url": self.url,
+                "timeout": self.timeout,
+            },
+        )
+
+    def _event(
+        self, status: str, message: str, job: Any = None, queued_s: float | None = None
+    ) -> TriggerEvent:
+        return TriggerEvent(
+            {
+                "status": status,
+                "job_id": self.job_id,
+                "job": job.to_dict() if job is not None else None,
+                "message": message,
+                "queued_s": queued_s,
+                "url": self.url,
+            }
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_airbyte_sync.hooks.airbyte_async import AsyncAirbyteClient
+
+        watch = Watch(self.job_id, poll_interval=self.poll_interval, deadline=self.end_time)
+        # CancelledError is never caught: a triggerer restart must not end (or fail) the watch.
+        try:
+            async with AsyncAirbyteClient(self.conn_id) as api:
+                while True:
+                    try:
+                        job = await api.get_job(self.job_id)
+                        decision = watch.on_job(job, time.time())
+                    except AirbyteError as exc:
+                        decision = watch.on_error(exc, time.time())
+                    for level, line in decision.logs:
+                        self.log.log(level, line)
+                    if decision.action == "succeeded":
+                        job = decision.job
+                        queued = watch.queued_seconds(job, time.time()) if job else None
+                        yield self._event("succeeded", f"Airbyte job {self.job_id} succeeded.", job, queued)
+                        return
+                    if decision.action == "failed" and decision.job is not None:
+                        job = await api.with_failure_reason(decision.job)
+                        yield self._event("failed", failure_message(job), job)
+                        return
+                    if decision.action == "timeout":
+                        if self.owned and self.cancel_on_kill:
+                            await api.cancel_quietly(self.job_id)
+                        yield self._event("timeout", str(watch.timeout_error(self.timeout)), decision.job)
+                        return
+                    await asyncio.sleep(decision.delay)
+        except AirbyteError as exc:
+            yield self._event("error", str(exc))
+
+    async def on_kill(self) -> None:
+        """The task was marked failed or success, or cleared: cancel the job if this task started it."""
+        if not (self.owned and self.cancel_on_kill):
+            return
+        from airflow_provider_airbyte_sync.hooks.airbyte_async import AsyncAirbyteClient
+
+        try:
+            async with AsyncAirbyteClient(self.conn_id) as api:
+                await api.cancel_quietly(self.job_id)
+        except AirbyteError as exc:
+            self.log.error("Could not cancel Airbyte job %s: %s", self.job_id, exc)

@@ -1,0 +1,189 @@
+"""Watching a job to its end: pure decisions shared by the blocking hook and the async trigger.
+
+:class:`Watch` is told each poll's outcome (a job, or a transient error) and the time, and answers
+what to do next: poll again after some delay, or stop (succeeded, failed, timed out). It also says
+what to log, so the hook and the trigger report the same things in the same words.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from airflow_provider_airbyte_sync.client import UNKNOWN_STATUS_GRACE_S, AirbyteJob, outcome_unknown
+from airflow_provider_airbyte_sync.errors import (
+    AirbyteError,
+    AirbyteJobFailed,
+    AirbyteTimeout,
+    AirbyteUnexpectedAnswer,
+    AirbyteUnreachable,
+)
+
+# How long a watch survives Airbyte being unreachable or answering 5xx, counted from the first
+# failed poll of a run of failures (each poll already retried its request with backoff).
+ERROR_BUDGET_S = 600.0
+
+Action = Literal["poll", "succeeded", "failed", "timeout"]
+
+
+@dataclass
+class Decision:
+    """What to do after a poll: ``poll`` again after ``delay`` seconds, or stop."""
+
+    action: Action
+    delay: float = 0.0
+    job: AirbyteJob | None = None
+    logs: list[tuple[int, str]] = field(default_factory=list)
+
+
+def is_transient(error: Exception) -> bool:
+    """Errors a watch outlives (within its budget): no answer, 5xx/429, garbled bodies."""
+    return outcome_unknown(error) or (type(error) is AirbyteUnexpectedAnswer and error.status == 429)
+
+
+def describe(job: AirbyteJob) -> str:
+    """One line of progress: status, rows and bytes so far."""
+    parts = [f"Airbyte job {job.job_id} is {job.status}"]
+    if job.rows_synced is not None:
+        parts.append(f"{job.rows_synced:,} rows")
+    if job.bytes_synced is not None:
+        parts.append(f"{job.bytes_synced:,} bytes")
+    return ", ".join(parts)
+
+
+def failure_message(job: AirbyteJob) -> str:
+    """The task's failure message: job id, status and Airbyte's reason when it gave one."""
+    text = f"Airbyte job {job.job_id} of connection {job.connection_id} ended {job.status}"
+    if job.failure:
+        text += f": {job.failure}"
+    elif job.state == "unknown":
+        text += " (a status this provider does not know; it is never treated as success)"
+    return text + "."
+
+
+class Watch:
+    """Decisions for one job watch.
+
+    :param job_id: the job watched.
+    :param poll_interval: seconds between polls.
+    :param deadline: wall-clock epoch seconds after which the watch times out (``None``: never).
+    :param unknown_grace: seconds a status this provider does not know is waited out before failing.
+    :param error_budget: seconds of consecutive transient errors the watch survives.
+    """
+
+    def __init__(
+        self,
+        job_id: int,
+        *,
+        poll_interval: float,
+        deadline: float | None = None,
+        unknown_grace: float = UNKNOWN_STATUS_GRACE_S,
+        error_budget: float = ERROR_BUDGET_S,
+    ) -> None:
+        self.job_id = job_id
+        self.poll_interval = poll_interval
+        self.deadline = deadline
+        self.unknown_grace = unknown_grace
+        self.error_budget = error_budget
+        self.last_status: str | None = None
+        self.seen_failures = 0
+        self.unknown_since: float | None = None
+        self.errors_since: float | None = None
+        self.running_at: float | None = None
+
+    def _next(self, now: float, logs: list[tuple[int, str]], job: AirbyteJob | None = None) -> Decision:
+        if self.deadline is not None and now >= self.deadline:
+            return Decision("timeout", job=job, logs=logs)
+        delay = self.poll_interval
+        if self.deadline is not None:
+            delay = max(0.0, min(delay, self.deadline - now))
+        return Decision("poll", delay=delay, job=job, logs=logs)
+
+    def on_job(self, job: AirbyteJob, now: float) -> Decision:
+        """Decide after a poll that read the job."""
+        logs: list[tuple[int, str]] = []
+        self.errors_since = None
+        if job.status != self.last_status:
+            logs.append((logging.INFO, describe(job)))
+        for line in job.attempt_failures[self.seen_failures :]:
+            note = f"Airbyte job {job.job_id}: an attempt failed, Airbyte retries: {line}"
+            logs.append((logging.WARNING, note))
+        self.seen_failures = len(job.attempt_failures)
+        if job.status == "running" and self.running_at is None:
+            self.running_at = now
+        self.last_status = job.status
+
+        state = job.state
+        if state == "succeeded":
+            return Decision("succeeded", job=job, logs=logs)
+        if state == "failed":
+            return Decision("failed", job=job, logs=logs)
+        if state == "unknown":
+            if self.unknown_since is None:
+                self.unknown_since = now
+                logs.append(
+                    (
+                        logging.WARNING,
+                        f"Airbyte job {job.job_id} has status {job.status!r}, which this provider does not "
+                        f"know; waiting up to {self.unknown_grace:.0f}s for a known one.",
+                    )
+                )
+            elif now - self.unknown_since >= self.unknown_grace:
+                return Decision("failed", job=job, logs=logs)
+        else:
+            self.unknown_since = None
+        return self._next(now, logs, job)
+
+    def on_error(self, error: AirbyteError, now: float) -> Decision:
+        """Decide after a poll that failed; re-raises errors that are not transient or over budget."""
+        if not is_transient(error):
+            raise error
+        if self.errors_since is None:
+            self.errors_since = now
+        elapsed = now - self.errors_since
+        if elapsed >= self.error_budget:
+            raise AirbyteUnreachable(
+                f"Gave up watching Airbyte job {self.job_id}: Airbyte kept failing for {elapsed:.0f}s "
+                f"(budget {self.error_budget:.0f}s). Last error: {error}. The job may still be running; "
+                "a retry of this task re-attaches to it."
+            ) from error
+        logs = [(logging.WARNING, f"Polling Airbyte job {self.job_id} failed, will poll again: {error}")]
+        return self._next(now, logs)
+
+    def timeout_error(self, timeout: float | None) -> AirbyteTimeout:
+        return AirbyteTimeout(
+            f"Airbyte job {self.job_id} did not end within the timeout of {timeout}s "
+            f"(last status: {self.last_status or 'unknown'})."
+        )
+
+    def queued_seconds(self, job: AirbyteJob, now: float) -> float | None:
+        """Seconds between the job's creation and the first poll that saw it running."""
+        if job.created_at is None:
+            return None
+        started = self.running_at if self.running_at is not None else now
+        return max(0.0, started - job.created_at.timestamp())
+
+
+def failed_error(job: AirbyteJob) -> AirbyteJobFailed:
+    return AirbyteJobFailed(failure_message(job), job=job.to_dict())
+
+
+def summary(job: AirbyteJob, *, url: str | None = None, queued_s: float | None = None) -> dict[str, Any]:
+    """The ``airbyte_job`` XCom: primitives only, times as ISO-8601 text."""
+    duration = None
+    if job.created_at and job.updated_at:
+        duration = round((job.updated_at - job.created_at).total_seconds(), 3)
+    return {
+        "connection_id": job.connection_id,
+        "job_id": job.job_id,
+        "job_type": job.job_type,
+        "status": job.status,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "succeeded_at": job.updated_at.isoformat() if job.updated_at and job.state == "succeeded" else None,
+        "duration_s": duration,
+        "queued_s": round(queued_s, 3) if queued_s is not None else None,
+        "rows_synced": job.rows_synced,
+        "bytes_synced": job.bytes_synced,
+        "url": url,
+    }
