@@ -12,41 +12,81 @@ the client cannot be mirrored here.
 
 Run it stand-alone with ``python -m airflow_provider_airbyte_sync.testing --port 8000``; pytest users
 get an ``airbyte_emulator`` fixture.
+
+Names are imported on first use (PEP 562): pytest imports this package for the fixture plugin in
+every session, and that must stay cheap.
 """
 
-from airflow_provider_airbyte_sync.testing.auth import (
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    DEFAULT_PASSWORD,
-    DEFAULT_USERNAME,
-    decode_jwt_payload,
-)
-from airflow_provider_airbyte_sync.testing.emulator import AirbyteEmulator, Fault, load_connections_file
-from airflow_provider_airbyte_sync.testing.formats import java_duration, java_offset_datetime
-from airflow_provider_airbyte_sync.testing.state import (
-    DEFAULT_CONNECTIONS,
-    DEFAULT_FAILURE,
-    DEFAULT_WORKSPACE_ID,
-    SCRIPT_DEFAULTS,
-    TERMINAL_STATUSES,
-    ConnectionNotActive,
-    SyncAlreadyRunning,
-    UnknownConnection,
-    UnknownJob,
-)
-from airflow_provider_airbyte_sync.testing.tls import make_self_signed_ca
+from __future__ import annotations
 
-#: "Postgres → BigQuery": active, succeeds in about 4 s.
-DEFAULT_CONNECTION_ID = DEFAULT_CONNECTIONS[0]["connection_id"]
-POSTGRES_BIGQUERY_CONNECTION_ID = DEFAULT_CONNECTIONS[0]["connection_id"]
-#: "Stripe → Snowflake": active, succeeds.
-STRIPE_SNOWFLAKE_CONNECTION_ID = DEFAULT_CONNECTIONS[1]["connection_id"]
-#: "Salesforce → Redshift": active, queued for a second, succeeds.
-SALESFORCE_REDSHIFT_CONNECTION_ID = DEFAULT_CONNECTIONS[2]["connection_id"]
-#: "Legacy MySQL → S3": inactive (syncs are refused).
-INACTIVE_CONNECTION_ID = DEFAULT_CONNECTIONS[3]["connection_id"]
-#: "Broken API → Postgres": active, every sync fails with a config error.
-FAILING_CONNECTION_ID = DEFAULT_CONNECTIONS[4]["connection_id"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_airbyte_sync.testing.auth import (
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+        DEFAULT_PASSWORD,
+        DEFAULT_USERNAME,
+        decode_jwt_payload,
+    )
+    from airflow_provider_airbyte_sync.testing.emulator import AirbyteEmulator, Fault, load_connections_file
+    from airflow_provider_airbyte_sync.testing.formats import java_duration, java_offset_datetime
+    from airflow_provider_airbyte_sync.testing.state import (
+        DEFAULT_CONNECTIONS,
+        DEFAULT_FAILURE,
+        DEFAULT_WORKSPACE_ID,
+        SCRIPT_DEFAULTS,
+        TERMINAL_STATUSES,
+        ConnectionNotActive,
+        SyncAlreadyRunning,
+        UnknownConnection,
+        UnknownJob,
+    )
+    from airflow_provider_airbyte_sync.testing.tls import make_self_signed_ca
+
+_EXPORTS = {
+    "auth": ("DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "DEFAULT_PASSWORD", "DEFAULT_USERNAME",
+             "decode_jwt_payload"),
+    "emulator": ("AirbyteEmulator", "Fault", "load_connections_file"),
+    "formats": ("java_duration", "java_offset_datetime"),
+    "state": ("DEFAULT_CONNECTIONS", "DEFAULT_FAILURE", "DEFAULT_WORKSPACE_ID", "SCRIPT_DEFAULTS",
+              "TERMINAL_STATUSES", "ConnectionNotActive", "SyncAlreadyRunning", "UnknownConnection",
+              "UnknownJob"),
+    "tls": ("make_self_signed_ca",),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+#: Ids of the default connections, by index in ``DEFAULT_CONNECTIONS``.
+_CONNECTION_IDS = {
+    "DEFAULT_CONNECTION_ID": 0,  # "Postgres → BigQuery": active, succeeds in about 4 s
+    "POSTGRES_BIGQUERY_CONNECTION_ID": 0,
+    "STRIPE_SNOWFLAKE_CONNECTION_ID": 1,  # active, succeeds
+    "SALESFORCE_REDSHIFT_CONNECTION_ID": 2,  # active, queued for a second, succeeds
+    "INACTIVE_CONNECTION_ID": 3,  # "Legacy MySQL → S3": syncs are refused
+    "FAILING_CONNECTION_ID": 4,  # "Broken API → Postgres": every sync fails with a config error
+}
+
+DEFAULT_CONNECTION_ID: str
+POSTGRES_BIGQUERY_CONNECTION_ID: str
+STRIPE_SNOWFLAKE_CONNECTION_ID: str
+SALESFORCE_REDSHIFT_CONNECTION_ID: str
+INACTIVE_CONNECTION_ID: str
+FAILING_CONNECTION_ID: str
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CONNECTION_IDS:
+        state = importlib.import_module("airflow_provider_airbyte_sync.testing.state")
+        value = state.DEFAULT_CONNECTIONS[_CONNECTION_IDS[name]]["connection_id"]
+    elif name in _WHERE:
+        module = importlib.import_module(f"airflow_provider_airbyte_sync.testing.{_WHERE[name]}")
+        value = getattr(module, name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
