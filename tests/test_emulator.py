@@ -702,6 +702,35 @@ def test_raw_http_pipelining_chunked_and_close(emu: AirbyteEmulator) -> None:
     assert _raw(emu.port, b"NONSENSE\r\n\r\n").startswith(b"HTTP/1.1 400")
 
 
+def test_half_closed_client_still_gets_its_answer(emu: AirbyteEmulator) -> None:
+    emu.add_fault("health", delay_s=0.1)
+    with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as s:
+        s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b'{"available":true}')
+
+
+def test_restart_keeps_state_and_port() -> None:
+    emu = AirbyteEmulator()
+    emu.start()
+    try:
+        port = emu.port
+        with requests.Session() as http:
+            job_id = sync(emu, http, DEFAULT_CONNECTION_ID)
+        emu.stop()
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{emu.config_api_url}/health", timeout=5)
+        emu.start()
+        assert emu.port == port
+        with requests.Session() as http:
+            assert job(emu, http, job_id, "get_light")["job"]["id"] == job_id
+    finally:
+        emu.stop()
+
+
 def test_many_concurrent_keep_alive_connections(emu: AirbyteEmulator) -> None:
     socks = [socket.create_connection(("127.0.0.1", emu.port), timeout=10) for _ in range(500)]
     try:
@@ -762,6 +791,8 @@ def test_tls_with_self_signed_ca(tmp_path: Any) -> None:
             requests.get(f"{emu.config_api_url}/health", timeout=5)
         page = requests.get(f"{emu.public_api_url}/jobs", params={"limit": 1}, verify=ca, timeout=5)
         assert page.status_code == 200
+        # The refused handshake was an accepted socket too, but never a request.
+        assert (emu.stats()["tcp_connections"], emu.stats()["requests"]) == (4, 3)
     with AirbyteEmulator(certfile=cert, keyfile=key) as emu:
         assert requests.get(f"{emu.config_api_url}/health", verify=ca, timeout=5).status_code == 200
 

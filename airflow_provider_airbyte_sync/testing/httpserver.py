@@ -159,7 +159,7 @@ def _decode_chunked(buf: bytearray) -> tuple[bytes, int] | None:
 class _Connection(asyncio.Protocol):
     """One client connection: parses requests in order and writes answers."""
 
-    __slots__ = ("buf", "busy", "closed", "continue_sent", "head", "server", "task", "transport")
+    __slots__ = ("buf", "busy", "closed", "continue_sent", "eof", "head", "server", "task", "transport")
 
     def __init__(self, server: HttpServer) -> None:
         self.server = server
@@ -169,6 +169,7 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.head: tuple[str, str, str, dict[str, str], int | None] | None = None
         self.continue_sent = False
+        self.eof = False  # the client half-closed while we still owed it an answer
         self.task: asyncio.Task[None] | None = None
 
     # -- asyncio callbacks ---------------------------------------------------------------------
@@ -176,7 +177,6 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.server.connections.add(self)
-        self.server.on_connect()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -190,6 +190,10 @@ class _Connection(asyncio.Protocol):
             self._process()
 
     def eof_received(self) -> bool:
+        if self.busy:
+            # Keep writing: the request in flight still gets its answer, then we close.
+            self.eof = True
+            return True
         return False  # close our side too
 
     @property
@@ -240,6 +244,8 @@ class _Connection(asyncio.Protocol):
             self._write(request, outcome)  # type: ignore[arg-type]
             if not self.closed and self.buf:
                 self._process()
+            if self.eof and not self.busy:
+                self.close()
 
     def _parse(self) -> Request | None:
         buf = self.buf
@@ -391,6 +397,9 @@ class HttpServer:
         """Bind, listen and start serving; returns once the socket accepts connections."""
         if self._thread is not None:
             raise RuntimeError("server already started")
+        # A stopped server may start again (same port if it had one): a server restart.
+        self._ready.clear()
+        self._error = None
         sock = self._bind()
         self.port = sock.getsockname()[1]
         self._thread = threading.Thread(target=self._run, args=(sock,), name=self._thread_name, daemon=True)
@@ -416,13 +425,19 @@ class HttpServer:
             raise
         return sock
 
+    def _accept(self) -> _Connection:
+        # asyncio calls the protocol factory once per accepted socket, before any TLS handshake:
+        # the right place to count TCP connections exactly.
+        self.on_connect()
+        return _Connection(self)
+
     def _run(self, sock: socket.socket) -> None:
         loop = asyncio.new_event_loop()
         self.loop = loop
         asyncio.set_event_loop(loop)
         try:
             self._server = loop.run_until_complete(loop.create_server(
-                lambda: _Connection(self), sock=sock, ssl=self.ssl_context, backlog=self.backlog))
+                self._accept, sock=sock, ssl=self.ssl_context, backlog=self.backlog))
         except BaseException as exc:
             self._error = exc
             sock.close()
