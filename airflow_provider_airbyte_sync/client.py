@@ -381,7 +381,8 @@ def settings_from_connection(
     if verify and ca_bundle:
         verify = str(ca_bundle)
 
-    web_url = get("web_url") or (CLOUD_WEB_URL if is_cloud else origin + path.split("/api/")[0])
+    ui_path = path.split("/api/")[0].removesuffix(f"/{api_version}")  # the UI lives beside the API
+    web_url = get("web_url") or (CLOUD_WEB_URL if is_cloud else origin + ui_path)
     config_api_url = get("config_api_url") or _config_api_for(base_url, flavour, origin, api_version)
     return Settings(
         base_url=base_url,

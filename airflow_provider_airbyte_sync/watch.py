@@ -11,7 +11,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from airflow_provider_airbyte_sync.client import UNKNOWN_STATUS_GRACE_S, AirbyteJob, outcome_unknown
+from airflow_provider_airbyte_sync import client
+from airflow_provider_airbyte_sync.client import AirbyteJob, outcome_unknown
 from airflow_provider_airbyte_sync.errors import (
     AirbyteError,
     AirbyteJobFailed,
@@ -59,7 +60,7 @@ def failure_message(job: AirbyteJob) -> str:
         text += f": {job.failure}"
     elif job.state == "unknown":
         text += " (a status this provider does not know; it is never treated as success)"
-    return text + "."
+    return text.rstrip(".") + "."
 
 
 class Watch:
@@ -68,8 +69,10 @@ class Watch:
     :param job_id: the job watched.
     :param poll_interval: seconds between polls.
     :param deadline: wall-clock epoch seconds after which the watch times out (``None``: never).
-    :param unknown_grace: seconds a status this provider does not know is waited out before failing.
-    :param error_budget: seconds of consecutive transient errors the watch survives.
+    :param unknown_grace: seconds a status this provider does not know is waited out before failing
+        (default ``client.UNKNOWN_STATUS_GRACE_S``).
+    :param error_budget: seconds of consecutive transient errors the watch survives (default
+        ``ERROR_BUDGET_S``).
     """
 
     def __init__(
@@ -78,14 +81,14 @@ class Watch:
         *,
         poll_interval: float,
         deadline: float | None = None,
-        unknown_grace: float = UNKNOWN_STATUS_GRACE_S,
-        error_budget: float = ERROR_BUDGET_S,
+        unknown_grace: float | None = None,
+        error_budget: float | None = None,
     ) -> None:
         self.job_id = job_id
         self.poll_interval = poll_interval
         self.deadline = deadline
-        self.unknown_grace = unknown_grace
-        self.error_budget = error_budget
+        self.unknown_grace = client.UNKNOWN_STATUS_GRACE_S if unknown_grace is None else unknown_grace
+        self.error_budget = ERROR_BUDGET_S if error_budget is None else error_budget
         self.last_status: str | None = None
         self.seen_failures = 0
         self.unknown_since: float | None = None

@@ -31,3 +31,49 @@ def airflow_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
         return conn_id
 
     return define
+
+
+@pytest.fixture
+def emulator_factory() -> Iterator[Callable[..., Any]]:
+    """Start Airbyte emulators with any options; all are stopped after the test."""
+    from airflow_provider_airbyte_sync.testing import AirbyteEmulator
+
+    started: list[AirbyteEmulator] = []
+
+    def start(**options: Any) -> AirbyteEmulator:
+        emulator = AirbyteEmulator(**options).start()
+        started.append(emulator)
+        return emulator
+
+    yield start
+    for emulator in started:
+        emulator.stop()
+
+
+def conn_fields(emulator: Any, deployment: str = "config", auth: str = "none") -> dict[str, Any]:
+    """Airflow connection fields for one way of reaching the emulator (as a user would set them)."""
+    from airflow_provider_airbyte_sync.testing import (
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+        DEFAULT_PASSWORD,
+        DEFAULT_USERNAME,
+    )
+
+    fields: dict[str, Any] = {"conn_type": "airbyte_sync"}
+    if deployment == "config":
+        fields.update(host="127.0.0.1", port=emulator.port)
+    elif deployment == "public":
+        fields.update(host=emulator.public_api_url)
+    elif deployment == "cloud":
+        fields.update(host=emulator.cloud_api_url)
+    elif deployment == "official":
+        fields.update(conn_type="airbyte", host=emulator.public_api_url)
+    if auth == "basic":
+        fields.update(login=DEFAULT_USERNAME, password=DEFAULT_PASSWORD)
+    elif auth == "client_credentials":
+        fields.update(login=DEFAULT_CLIENT_ID, password=DEFAULT_CLIENT_SECRET)
+        if deployment == "config":
+            fields["extra"] = {"auth_type": "client_credentials"}
+    elif auth == "bearer":
+        fields.update(extra={"token": emulator.issue_token()})
+    return fields

@@ -129,7 +129,6 @@ class AirbyteHook(BaseHook):
         adapter = _SSLAdapter(context) if context is not None else HTTPAdapter()
         session.mount("https://", adapter)
         session.mount("http://", HTTPAdapter())
-        session.verify = self.settings.verify is not False
         if self.settings.proxies:
             session.proxies.update(self.settings.proxies)
         session.headers.update({"Accept": "application/json", "User-Agent": client.USER_AGENT})
@@ -213,14 +212,18 @@ class AirbyteHook(BaseHook):
                 data=request.form,
                 headers=headers,
                 timeout=(connect, read),
+                # Explicit, or $REQUESTS_CA_BUNDLE would silently override verify_ssl=false.
+                verify=settings.verify is not False,
                 allow_redirects=False,  # a redirected POST turns into a GET: never follow
             )
         except requests.exceptions.SSLError as exc:
             return Response(
                 0, error=f"TLS failed ({client.scrub(str(exc.__context__ or exc))[:200]})", url=url
             )
+        except requests.exceptions.ConnectTimeout:
+            return Response(0, error=f"connecting timed out after {connect:.0f}s", url=url)
         except requests.exceptions.Timeout:
-            return Response(0, error=f"timed out after {read:.0f}s", url=url)
+            return Response(0, error=f"no answer within {read:.0f}s", url=url)
         except requests.exceptions.RequestException as exc:
             return Response(0, error=f"{type(exc).__name__}: {client.scrub(str(exc))[:200]}", url=url)
         return Response(answer.status_code, dict(answer.headers), answer.content, url=url)
@@ -458,6 +461,15 @@ def _ssl_adapter_class() -> type:
         def __init__(self, context: Any) -> None:
             self._context = context
             super().__init__()
+
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            # The context already trusts the bundle: never load another CA file into it per
+            # connection (requests would load certifi or $REQUESTS_CA_BUNDLE there).
+            super().cert_verify(conn, url, verify, cert)
+            conn.cert_reqs, conn.ca_certs, conn.ca_cert_dir = "CERT_REQUIRED", None, None
+
+        def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
+            return super().build_connection_pool_key_attributes(request, True, cert)
 
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
             kwargs["ssl_context"] = self._context

@@ -180,7 +180,7 @@ class AsyncAirbyteClient:
                 body = await answer.read()
                 return Response(answer.status, dict(answer.headers), body, url=url)
         except asyncio.TimeoutError:
-            return Response(0, error=f"timed out after {read:.0f}s", url=url)
+            return Response(0, error=f"no answer within {read:.0f}s", url=url)
         except aiohttp.ClientSSLError as exc:
             return Response(0, error=f"TLS failed ({type(exc).__name__})", url=url)
         except (aiohttp.ClientError, OSError) as exc:
