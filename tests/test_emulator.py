@@ -793,6 +793,12 @@ def test_tls_with_self_signed_ca(tmp_path: Any) -> None:
         assert page.status_code == 200
         # The refused handshake was an accepted socket too, but never a request.
         assert (emu.stats()["tcp_connections"], emu.stats()["requests"]) == (4, 3)
+    with AirbyteEmulator() as emu:
+        # An https client on the http port gets an error at once, not a timeout.
+        start = time.monotonic()
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(f"https://127.0.0.1:{emu.port}/api/v1/health", verify=ca, timeout=5)
+        assert time.monotonic() - start < 2
     with AirbyteEmulator(certfile=cert, keyfile=key) as emu:
         assert requests.get(f"{emu.config_api_url}/health", verify=ca, timeout=5).status_code == 200
 

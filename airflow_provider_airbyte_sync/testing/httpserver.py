@@ -21,6 +21,7 @@ import contextlib
 import http
 import json
 import logging
+import re
 import socket
 import ssl
 import struct
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
+_REQUEST_LINE = re.compile(rb"^[A-Z]+ \S+ HTTP/1\.\d$")
 
 #: Outcome: close the connection without answering (the client sees EOF).
 DROP = object()
@@ -255,6 +257,13 @@ class _Connection(asyncio.Protocol):
                 del buf[:2]
             end = buf.find(b"\r\n\r\n")
             if end < 0:
+                # Refuse what cannot become a request without waiting for more: e.g. a TLS
+                # ClientHello (an https client on this http port) gets its error at once.
+                if buf and not (65 <= buf[0] <= 90):  # request methods start with A-Z
+                    raise _BadRequest(400, "Bad request line")
+                eol = buf.find(b"\r\n")
+                if eol >= 0 and not _REQUEST_LINE.match(bytes(buf[:eol])):
+                    raise _BadRequest(400, "Bad request line")
                 if len(buf) > MAX_HEAD_BYTES:
                     raise _BadRequest(431, "Request Header Fields Too Large")
                 return None
