@@ -432,6 +432,7 @@ def test_python_api_jobs_and_scripts(emu: AirbyteEmulator, http: requests.Sessio
     snap = emu.job(job_id)
     assert (snap["id"], snap["connection_id"], snap["job_type"], snap["status"]) == (job_id, cid, "sync",
                                                                                     "cancelled")
+    assert snap["origin"] == "airbyte"
     # A script change applies to jobs created afterwards only.
     first = emu.start_job(cid)
     emu.update_connection(cid, outcome="failed", running_s=1)

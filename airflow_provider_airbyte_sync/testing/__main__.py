@@ -104,6 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for c in conns:
         print(f"  {c['connection_id']}  {c['status']:<10} {c['name']}  (workspace {c['workspace_id']})",
               file=sys.stderr, flush=True)
+    if args.auth == "basic":
+        print(f"  auth: basic, user {args.username!r}", file=sys.stderr, flush=True)
+    elif args.auth == "token":
+        print(f"  auth: bearer tokens from {emulator.public_api_url}/applications/token "
+              f"(client_id {args.client_id!r})", file=sys.stderr, flush=True)
     try:
         # Wake up regularly: a signal handler only runs between bytecodes of the main thread.
         while not stop.wait(0.2):

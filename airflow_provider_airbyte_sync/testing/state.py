@@ -261,6 +261,7 @@ class JobView:
     started_at: float | None
     ended_at: float | None
     now: float
+    origin: str = "api"  # "api": created through HTTP; "airbyte": started from Airbyte's side
     attempts: list[AttemptView] = field(default_factory=list)
 
     @property
@@ -286,6 +287,7 @@ class JobView:
             "job_type": self.job_type,
             "config_type": self.config_type,
             "status": self.status,
+            "origin": self.origin,
             "created_at": self.created_at,
             "started_at": self.started_at,
             "updated_at": self.updated_at,
@@ -651,5 +653,6 @@ class EmulatorState:
             started_at=started_at,
             ended_at=ended_at,
             now=now,
+            origin=job.origin,
             attempts=attempts,
         )
