@@ -46,13 +46,26 @@ if TYPE_CHECKING:
     from airflow_provider_airbyte_sync.testing.tls import make_self_signed_ca
 
 _EXPORTS = {
-    "auth": ("DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "DEFAULT_PASSWORD", "DEFAULT_USERNAME",
-             "decode_jwt_payload"),
+    "auth": (
+        "DEFAULT_CLIENT_ID",
+        "DEFAULT_CLIENT_SECRET",
+        "DEFAULT_PASSWORD",
+        "DEFAULT_USERNAME",
+        "decode_jwt_payload",
+    ),
     "emulator": ("AirbyteEmulator", "Fault", "load_connections_file"),
     "formats": ("java_duration", "java_offset_datetime"),
-    "state": ("DEFAULT_CONNECTIONS", "DEFAULT_FAILURE", "DEFAULT_WORKSPACE_ID", "SCRIPT_DEFAULTS",
-              "TERMINAL_STATUSES", "ConnectionNotActive", "SyncAlreadyRunning", "UnknownConnection",
-              "UnknownJob"),
+    "state": (
+        "DEFAULT_CONNECTIONS",
+        "DEFAULT_FAILURE",
+        "DEFAULT_WORKSPACE_ID",
+        "SCRIPT_DEFAULTS",
+        "TERMINAL_STATUSES",
+        "ConnectionNotActive",
+        "SyncAlreadyRunning",
+        "UnknownConnection",
+        "UnknownJob",
+    ),
     "tls": ("make_self_signed_ca",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -48,7 +48,8 @@ def parse_connection(spec: str) -> dict[str, Any]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m airflow_provider_airbyte_sync.testing",
-        description="Serve an emulated Airbyte server (config API and public API).")
+        description="Serve an emulated Airbyte server (config API and public API).",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to bind; 0 picks a free one (default 8000)")
     p.add_argument("--auth", choices=AUTH_MODES, default="none")
@@ -57,15 +58,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
     p.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
     p.add_argument("--token-lifetime", type=float, default=900, metavar="S", help="bearer token lifetime")
-    p.add_argument("--refuse-form-token", action="store_true",
-                   help="answer 415 to form-encoded token requests, as some deployments do")
+    p.add_argument(
+        "--refuse-form-token",
+        action="store_true",
+        help="answer 415 to form-encoded token requests, as some deployments do",
+    )
     p.add_argument("--server-version", choices=SERVER_VERSIONS, default="2026")
     p.add_argument("--config", metavar="FILE", help='JSON file: {"connections": [{"connectionId", ...}]}')
-    p.add_argument("--connection", action="append", default=[], metavar="UUID[:name[:status]]",
-                   help="serve this connection (repeatable); replaces the default connections")
+    p.add_argument(
+        "--connection",
+        action="append",
+        default=[],
+        metavar="UUID[:name[:status]]",
+        help="serve this connection (repeatable); replaces the default connections",
+    )
     p.add_argument("--latency", type=float, default=0.0, metavar="S", help="delay every answer")
-    p.add_argument("--error-rate", type=float, default=0.0, metavar="F",
-                   help="fraction of answers turned into 503")
+    p.add_argument(
+        "--error-rate", type=float, default=0.0, metavar="F", help="fraction of answers turned into 503"
+    )
     p.add_argument("--seed", type=int, default=None, help="seed of the random 503s")
     p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (chain)")
     p.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
@@ -83,11 +93,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         connections += [parse_connection(c) for c in args.connection]
 
     emulator = AirbyteEmulator(
-        args.host, args.port, auth=args.auth, username=args.username, password=args.password,
-        client_id=args.client_id, client_secret=args.client_secret, token_lifetime_s=args.token_lifetime,
-        refuse_form_token=args.refuse_form_token, server_version=args.server_version,
-        certfile=args.tls_cert, keyfile=args.tls_key, latency_s=args.latency, error_rate=args.error_rate,
-        seed=args.seed, connections=connections)
+        args.host,
+        args.port,
+        auth=args.auth,
+        username=args.username,
+        password=args.password,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        token_lifetime_s=args.token_lifetime,
+        refuse_form_token=args.refuse_form_token,
+        server_version=args.server_version,
+        certfile=args.tls_cert,
+        keyfile=args.tls_key,
+        latency_s=args.latency,
+        error_rate=args.error_rate,
+        seed=args.seed,
+        connections=connections,
+    )
 
     stop = threading.Event()
 
@@ -102,13 +124,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = ",".join(f"{c['connection_id']}:{c['status']}" for c in conns)
     print(f"Airbyte emulator listening on {emulator.url} connections={summary}", flush=True)
     for c in conns:
-        print(f"  {c['connection_id']}  {c['status']:<10} {c['name']}  (workspace {c['workspace_id']})",
-              file=sys.stderr, flush=True)
+        print(
+            f"  {c['connection_id']}  {c['status']:<10} {c['name']}  (workspace {c['workspace_id']})",
+            file=sys.stderr,
+            flush=True,
+        )
     if args.auth == "basic":
         print(f"  auth: basic, user {args.username!r}", file=sys.stderr, flush=True)
     elif args.auth == "token":
-        print(f"  auth: bearer tokens from {emulator.public_api_url}/applications/token "
-              f"(client_id {args.client_id!r})", file=sys.stderr, flush=True)
+        print(
+            f"  auth: bearer tokens from {emulator.public_api_url}/applications/token "
+            f"(client_id {args.client_id!r})",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         # Wake up regularly: a signal handler only runs between bytecodes of the main thread.
         while not stop.wait(0.2):

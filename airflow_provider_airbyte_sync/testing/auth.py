@@ -37,7 +37,8 @@ __all__ = [
 AUTH_MODES = ("none", "basic", "token")
 DEFAULT_USERNAME = "airbyte"
 DEFAULT_PASSWORD = "password"
-DEFAULT_CLIENT_ID = "emulator-client-id"
+# Airbyte mints client ids as UUIDs (Settings > Applications); the default looks like one.
+DEFAULT_CLIENT_ID = "6f1c0a52-1f3e-4f5b-9a77-2d8e4c3b1a90"
 DEFAULT_CLIENT_SECRET = "emulator-client-secret"
 BASIC_REALM = "Welcome to Airbyte"
 
@@ -93,8 +94,10 @@ class Authenticator:
 
     def issue_token(self, client_id: str, client_secret: str) -> tuple[str, int]:
         """A signed JWT and its lifetime in seconds; raises :class:`InvalidCredentials`."""
-        if not (hmac.compare_digest(str(client_id), self.client_id)
-                and hmac.compare_digest(str(client_secret), self.client_secret)):
+        if not (
+            hmac.compare_digest(str(client_id), self.client_id)
+            and hmac.compare_digest(str(client_secret), self.client_secret)
+        ):
             raise InvalidCredentials("Invalid client id or token")
         now = self._clock()
         iat = int(now)
@@ -132,8 +135,11 @@ class Authenticator:
         if self.mode == "basic":
             if header == self._basic_header or self._basic_ok(header):
                 return None
-            return html_response(401, _NGINX_401, {
-                "WWW-Authenticate": f'Basic realm="{BASIC_REALM}"', "Server": "nginx/1.25.3"})
+            return html_response(
+                401,
+                _NGINX_401,
+                {"WWW-Authenticate": f'Basic realm="{BASIC_REALM}"', "Server": "nginx/1.25.3"},
+            )
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and self.token_valid(token.strip()):
             return None

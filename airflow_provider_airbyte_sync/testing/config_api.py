@@ -33,8 +33,16 @@ from airflow_provider_airbyte_sync.testing.state import (
 
 __all__ = ["ConfigApi", "attempt_read", "job_read"]
 
-CONFIG_TYPES_2026 = ("check_connection_source", "check_connection_destination", "discover_schema",
-                     "get_spec", "sync", "reset_connection", "refresh", "clear")
+CONFIG_TYPES_2026 = (
+    "check_connection_source",
+    "check_connection_destination",
+    "discover_schema",
+    "get_spec",
+    "sync",
+    "reset_connection",
+    "refresh",
+    "clear",
+)
 CONFIG_TYPES_2022 = CONFIG_TYPES_2026[:6]
 JOB_STATUSES_2026 = ("pending", "queued", "running", "incomplete", "failed", "succeeded", "cancelled")
 JOB_STATUSES_2022 = tuple(s for s in JOB_STATUSES_2026 if s != "queued")
@@ -151,8 +159,9 @@ def _log_lines(v: JobView, a: AttemptView) -> list[str]:
     if a.status == "failed" and a.failure is not None:
         lines.append(f"{ts(a.updated_at)} platform > ERROR {a.failure.get('externalMessage', 'failed')}")
     elif a.status == "succeeded":
-        lines.append(f"{ts(a.updated_at)} platform > Sync summary: status succeeded, "
-                     f"{a.records} records committed")
+        lines.append(
+            f"{ts(a.updated_at)} platform > Sync summary: status succeeded, {a.records} records committed"
+        )
     return lines
 
 
@@ -186,8 +195,9 @@ class ConfigApi:
             ]
         routes = [Route("GET", f"{p}/health", self.health, "config", anonymous=True)]
         for name, handler in post:
-            routes.append(Route("POST", f"{p}/{name}", handler, "config",
-                                anonymous=name == "applications/token"))
+            routes.append(
+                Route("POST", f"{p}/{name}", handler, "config", anonymous=name == "applications/token")
+            )
         return routes
 
     # -- rendering -------------------------------------------------------------------------------
@@ -221,12 +231,14 @@ class ConfigApi:
             "nonBreakingChangesPreference": "ignore",
         }
         if self.version != "2022":
-            read.update({
-                "workspaceId": c["workspace_id"],
-                "created_at": int(c["created_at"]),
-                "notifySchemaChangesByEmail": False,
-                "backfillPreference": "disabled",
-            })
+            read.update(
+                {
+                    "workspaceId": c["workspace_id"],
+                    "created_at": int(c["created_at"]),
+                    "notifySchemaChangesByEmail": False,
+                    "backfillPreference": "disabled",
+                }
+            )
         return read
 
     def _job_or_500(self, job_id: int) -> JobView:
@@ -234,12 +246,16 @@ class ConfigApi:
             return self.state.job(job_id)
         except UnknownJob:
             # The spec promises 404; the server answers 500.
-            raise HttpError(known_exception(
-                500, f"Could not find job with id: {job_id}", "java.lang.RuntimeException")) from None
+            raise HttpError(
+                known_exception(500, f"Could not find job with id: {job_id}", "java.lang.RuntimeException")
+            ) from None
 
     def _connection_404(self, connection_id: str) -> HttpError:
-        return HttpError(known_exception(
-            404, f"Could not find configuration for STANDARD_SYNC: {connection_id}.", id=connection_id))
+        return HttpError(
+            known_exception(
+                404, f"Could not find configuration for STANDARD_SYNC: {connection_id}.", id=connection_id
+            )
+        )
 
     # -- handlers --------------------------------------------------------------------------------
 
@@ -258,12 +274,18 @@ class ConfigApi:
         try:
             self.state.workspace(wid)
         except UnknownWorkspace:
-            raise HttpError(known_exception(
-                404, f"Could not find configuration for STANDARD_WORKSPACE: {wid}.", id=wid)) from None
-        return json_response({
-            "connections": [self._connection_read(c) for c in self.state.connections([wid])
-                            if c["status"] != "deprecated"],
-        })
+            raise HttpError(
+                known_exception(404, f"Could not find configuration for STANDARD_WORKSPACE: {wid}.", id=wid)
+            ) from None
+        return json_response(
+            {
+                "connections": [
+                    self._connection_read(c)
+                    for c in self.state.connections([wid])
+                    if c["status"] != "deprecated"
+                ],
+            }
+        )
 
     def _start(self, request: Request, config_type: str) -> Response:
         cid = _uuid(_body(request), "connectionId")
@@ -303,8 +325,9 @@ class ConfigApi:
         try:
             view, _changed = self.state.cancel_job(job_id)
         except UnknownJob:
-            raise HttpError(known_exception(
-                500, f"Could not find job with id: {job_id}", "java.lang.RuntimeException")) from None
+            raise HttpError(
+                known_exception(500, f"Could not find job with id: {job_id}", "java.lang.RuntimeException")
+            ) from None
         # A job that already ended is answered as it is: cancelling is then a no-op.
         return json_response(self._job_info(view, logs=True, stats=False))
 
@@ -317,7 +340,8 @@ class ConfigApi:
         statuses = body.get("statuses")
         allowed_statuses = JOB_STATUSES_2022 if self.version == "2022" else JOB_STATUSES_2026
         if statuses is not None and (
-                not isinstance(statuses, list) or any(s not in allowed_statuses for s in statuses)):
+            not isinstance(statuses, list) or any(s not in allowed_statuses for s in statuses)
+        ):
             raise HttpError(known_exception(400, f"statuses must be a list of {', '.join(allowed_statuses)}"))
         config_id = body.get("configId")
         pagination = body.get("pagination") or {}
@@ -340,17 +364,19 @@ class ConfigApi:
             views.sort(key=lambda v: (v.created_at, v.job_id), reverse=order_method == "DESC")
         else:
             views.sort(key=lambda v: (int(v.updated_at), v.job_id), reverse=order_method == "DESC")
-        page = views[offset:offset + page_size]
-        return json_response({
-            "jobs": [
-                {
-                    "job": job_read(v, self.version, with_stats=True),
-                    "attempts": [attempt_read(a, self.version) for a in v.attempts],
-                }
-                for v in page
-            ],
-            "totalJobCount": len(views),
-        })
+        page = views[offset : offset + page_size]
+        return json_response(
+            {
+                "jobs": [
+                    {
+                        "job": job_read(v, self.version, with_stats=True),
+                        "attempts": [attempt_read(a, self.version) for a in v.attempts],
+                    }
+                    for v in page
+                ],
+                "totalJobCount": len(views),
+            }
+        )
 
     def workspaces_get_by_connection_id(self, request: Request, params: dict[str, str]) -> Response:
         cid = _uuid(_body(request), "connectionId")

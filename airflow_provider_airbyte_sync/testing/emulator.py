@@ -131,8 +131,14 @@ class Fault:
         if real is not None and (headers or content_type):
             merged = dict(real.headers or {})
             merged.update(headers)
-            return Response(real.status, real.body, content_type or real.content_type, merged,
-                             payload=real.payload, close=real.close)
+            return Response(
+                real.status,
+                real.body,
+                content_type or real.content_type,
+                merged,
+                payload=real.payload,
+                close=real.close,
+            )
         return None
 
 
@@ -184,8 +190,11 @@ class _Stats:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"requests": self.requests, "tcp_connections": self.tcp_connections,
-                    "by_endpoint": dict(self.by_endpoint)}
+            return {
+                "requests": self.requests,
+                "tcp_connections": self.tcp_connections,
+                "by_endpoint": dict(self.by_endpoint),
+            }
 
     def reset(self) -> None:
         with self._lock:
@@ -199,7 +208,7 @@ def load_connections_file(path: str | Path) -> list[dict[str, Any]]:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     items = data.get("connections") if isinstance(data, dict) else data
     if not isinstance(items, list):
-        raise ValueError(f"{path}: expected {{\"connections\": [...]}}")
+        raise ValueError(f'{path}: expected {{"connections": [...]}}')
     return [normalize_connection_spec(item) for item in items]
 
 
@@ -261,8 +270,14 @@ class AirbyteEmulator:
         self._clock = Clock()
         self._state = EmulatorState(server_version=server_version, clock=self._clock)
         self._auth = Authenticator(
-            auth, username=username, password=password, client_id=client_id,
-            client_secret=client_secret, token_lifetime_s=token_lifetime_s, clock=self._clock.now)
+            auth,
+            username=username,
+            password=password,
+            client_id=client_id,
+            client_secret=client_secret,
+            token_lifetime_s=token_lifetime_s,
+            clock=self._clock.now,
+        )
         self._config_api = ConfigApi(self._state, self._auth, server_version)
         routes = self._config_api.routes()
         if server_version != "2022":
@@ -274,8 +289,9 @@ class AirbyteEmulator:
         self._record = record
         self._exchanges: deque[dict[str, Any]] = deque(maxlen=record_limit)
         self._exchanges_lock = threading.Lock()
-        self._server = HttpServer(self._handle, host=host, port=port, ssl_context=ssl_context,
-                                  on_connect=self._stats.connection)
+        self._server = HttpServer(
+            self._handle, host=host, port=port, ssl_context=ssl_context, on_connect=self._stats.connection
+        )
 
         if default_workspace:
             self._state.add_workspace(DEFAULT_WORKSPACE_ID, "Default Workspace")
@@ -364,8 +380,14 @@ class AirbyteEmulator:
         ``bytes_per_row`` (200).
         """
         return self._state.add_connection(
-            connection_id, name=name, status=status, workspace_id=workspace_id,
-            source_id=source_id, destination_id=destination_id, **script)
+            connection_id,
+            name=name,
+            status=status,
+            workspace_id=workspace_id,
+            source_id=source_id,
+            destination_id=destination_id,
+            **script,
+        )
 
     def update_connection(self, connection_id: str, **changes: Any) -> None:
         """Change ``name``/``status``/``workspace_id`` or script options; new jobs follow them."""
@@ -546,21 +568,36 @@ class AirbyteEmulator:
     def _no_route(self, request: Request, match: Match) -> Response:
         # Micronaut's own 404/405 bodies; a public path on a server that has the public API gets a problem.
         if match.status == 405:
-            return json_response({
-                "message": "Method Not Allowed",
-                "_embedded": {"errors": [{"message": (
-                    f"Method [{request.method}] not allowed for URI [{request.path}]. "
-                    f"Allowed methods: [{', '.join(match.allowed)}]")}]},
-            }, 405, {"Allow": ", ".join(match.allowed)})
+            return json_response(
+                {
+                    "message": "Method Not Allowed",
+                    "_embedded": {
+                        "errors": [
+                            {
+                                "message": (
+                                    f"Method [{request.method}] not allowed for URI [{request.path}]. "
+                                    f"Allowed methods: [{', '.join(match.allowed)}]"
+                                )
+                            }
+                        ]
+                    },
+                },
+                405,
+                {"Allow": ", ".join(match.allowed)},
+            )
         if match.api == "public" and self.server_version != "2022":
             return problem("resource-not-found", data={"resourceType": "path", "resourceId": request.path})
-        return json_response({
-            "message": "Not Found",
-            "_embedded": {"errors": [{"message": "Page Not Found"}]},
-        }, 404)
+        return json_response(
+            {
+                "message": "Not Found",
+                "_embedded": {"errors": [{"message": "Page Not Found"}]},
+            },
+            404,
+        )
 
-    def _remember(self, request: Request, match: Match, outcome: Response | object,
-                  fault: Fault | None) -> None:
+    def _remember(
+        self, request: Request, match: Match, outcome: Response | object, fault: Fault | None
+    ) -> None:
         if isinstance(outcome, Response):
             headers = {"Content-Length": str(len(outcome.body))}
             if outcome.content_type:

@@ -19,9 +19,7 @@ def java_offset_datetime(epoch_s: float) -> str:
     (``2023-03-25T01:30Z``); Airbyte's public API stores whole seconds, so there is no fraction.
     """
     t = time.gmtime(int(epoch_s))
-    text = (
-        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}"
-    )
+    text = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}"
     if t.tm_sec:
         text += f":{t.tm_sec:02d}"
     return text + "Z"

@@ -49,11 +49,30 @@ RESET = object()
 class Request:
     """One parsed HTTP request."""
 
-    __slots__ = ("_json", "_query", "body", "headers", "keep_alive", "method", "path", "query_string",
-                 "scheme", "target", "version")
+    __slots__ = (
+        "_json",
+        "_query",
+        "body",
+        "headers",
+        "keep_alive",
+        "method",
+        "path",
+        "query_string",
+        "scheme",
+        "target",
+        "version",
+    )
 
-    def __init__(self, method: str, target: str, version: str, headers: dict[str, str], body: bytes,
-                 keep_alive: bool, scheme: str) -> None:
+    def __init__(
+        self,
+        method: str,
+        target: str,
+        version: str,
+        headers: dict[str, str],
+        body: bytes,
+        keep_alive: bool,
+        scheme: str,
+    ) -> None:
         self.method = method
         self.target = target
         path, _, query = target.partition("?")
@@ -85,8 +104,15 @@ class Response:
 
     __slots__ = ("body", "close", "content_type", "headers", "payload", "status")
 
-    def __init__(self, status: int, body: bytes = b"", content_type: str | None = "application/json",
-                 headers: dict[str, str] | None = None, payload: Any = None, close: bool = False) -> None:
+    def __init__(
+        self,
+        status: int,
+        body: bytes = b"",
+        content_type: str | None = "application/json",
+        headers: dict[str, str] | None = None,
+        payload: Any = None,
+        close: bool = False,
+    ) -> None:
         self.status = status
         self.body = body
         self.content_type = content_type
@@ -152,8 +178,8 @@ def _decode_chunked(buf: bytearray) -> tuple[bytes, int] | None:
             raise _BadRequest(413, "Request body too large")
         if len(buf) < pos + size + 2:
             return None
-        parts.append(bytes(buf[pos:pos + size]))
-        if buf[pos + size:pos + size + 2] != b"\r\n":
+        parts.append(bytes(buf[pos : pos + size]))
+        if buf[pos + size : pos + size + 2] != b"\r\n":
             raise _BadRequest(400, "Bad chunk terminator")
         pos += size + 2
 
@@ -270,7 +296,7 @@ class _Connection(asyncio.Protocol):
             if end > MAX_HEAD_BYTES:
                 raise _BadRequest(431, "Request Header Fields Too Large")
             lines = bytes(buf[:end]).decode("latin-1").split("\r\n")
-            del buf[:end + 4]
+            del buf[: end + 4]
             parts = lines[0].split(" ")
             if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[0].isalpha():
                 raise _BadRequest(400, "Bad request line")
@@ -445,8 +471,9 @@ class HttpServer:
         self.loop = loop
         asyncio.set_event_loop(loop)
         try:
-            self._server = loop.run_until_complete(loop.create_server(
-                self._accept, sock=sock, ssl=self.ssl_context, backlog=self.backlog))
+            self._server = loop.run_until_complete(
+                loop.create_server(self._accept, sock=sock, ssl=self.ssl_context, backlog=self.backlog)
+            )
         except BaseException as exc:
             self._error = exc
             sock.close()

@@ -153,8 +153,9 @@ class PublicApi:
                 return p
         return PUBLIC_PREFIXES[0]
 
-    def _page_links(self, request: Request, resource: str, offset: int, limit: int,
-                    total: int) -> dict[str, str]:
+    def _page_links(
+        self, request: Request, resource: str, offset: int, limit: int, total: int
+    ) -> dict[str, str]:
         """``next``/``previous`` as absolute URLs built from the Host header, like the server does."""
         host = request.headers.get("host", "localhost")
         base = f"{request.scheme}://{host}{self._prefix(request)}/{resource}"
@@ -185,13 +186,15 @@ class PublicApi:
 
     @staticmethod
     def _job_404(job_id: int) -> HttpError:
-        return HttpError(problem(
-            "resource-not-found", data={"resourceType": "job", "resourceId": str(job_id)}))
+        return HttpError(
+            problem("resource-not-found", data={"resourceType": "job", "resourceId": str(job_id)})
+        )
 
     @staticmethod
     def _connection_404(connection_id: str) -> HttpError:
-        return HttpError(problem(
-            "resource-not-found", data={"resourceType": "connection", "resourceId": connection_id}))
+        return HttpError(
+            problem("resource-not-found", data={"resourceType": "connection", "resourceId": connection_id})
+        )
 
     # -- handlers --------------------------------------------------------------------------------
 
@@ -203,12 +206,22 @@ class PublicApi:
         if content_type == "application/x-www-form-urlencoded":
             if self.refuse_form_token:
                 # Some deployments only bind JSON here; users hit this with form-encoded clients.
-                return json_response({
-                    "message": "Unsupported Media Type",
-                    "_embedded": {"errors": [{"message": (
-                        "Content Type [application/x-www-form-urlencoded] not allowed. "
-                        "Allowed types: [application/json]")}]},
-                }, 415)
+                return json_response(
+                    {
+                        "message": "Unsupported Media Type",
+                        "_embedded": {
+                            "errors": [
+                                {
+                                    "message": (
+                                        "Content Type [application/x-www-form-urlencoded] not allowed. "
+                                        "Allowed types: [application/json]"
+                                    )
+                                }
+                            ]
+                        },
+                    },
+                    415,
+                )
             body: dict[str, Any] = dict(parse_qsl(request.body.decode("utf-8", "replace")))
         else:
             body = self._json_body(request)
@@ -256,9 +269,12 @@ class PublicApi:
         except UnknownJob:
             raise self._job_404(job_id) from None
         if not changed:
-            raise HttpError(problem(
-                "state-conflict",
-                f"Job {job_id} is not running (status: {view.status}) and cannot be cancelled"))
+            raise HttpError(
+                problem(
+                    "state-conflict",
+                    f"Job {job_id} is not running (status: {view.status}) and cannot be cancelled",
+                )
+            )
         return json_response(job_response(view))
 
     def list_jobs(self, request: Request, params: dict[str, str]) -> Response:
@@ -281,23 +297,31 @@ class PublicApi:
         field_name, _, direction = order_by.partition("|")
         direction = direction or "ASC"
         if field_name not in ("createdAt", "updatedAt") or direction not in ("ASC", "DESC"):
-            raise _bad(f"orderBy: expected createdAt|ASC, createdAt|DESC, updatedAt|ASC or updatedAt|DESC, "
-                       f"not {order_by!r}")
-        bounds = {name: _time_param(request, name)
-                  for name in ("createdAtStart", "createdAtEnd", "updatedAtStart", "updatedAtEnd")}
+            raise _bad(
+                f"orderBy: expected createdAt|ASC, createdAt|DESC, updatedAt|ASC or updatedAt|DESC, "
+                f"not {order_by!r}"
+            )
+        bounds = {
+            name: _time_param(request, name)
+            for name in ("createdAtStart", "createdAtEnd", "updatedAtStart", "updatedAtEnd")
+        }
         views = self.state.jobs(
             connection_id=cid,
             config_types=[PUBLIC_TO_CONFIG_JOB_TYPE[job_type]] if job_type else None,
             statuses=[status] if status else None,
             workspace_ids=_uuid_list(request, "workspaceIds") or None,
         )
-        views = [v for v in views if _within(v.created_at, bounds["createdAtStart"], bounds["createdAtEnd"])
-                 and _within(v.updated_at, bounds["updatedAtStart"], bounds["updatedAtEnd"])]
+        views = [
+            v
+            for v in views
+            if _within(v.created_at, bounds["createdAtStart"], bounds["createdAtEnd"])
+            and _within(v.updated_at, bounds["updatedAtStart"], bounds["updatedAtEnd"])
+        ]
         if field_name == "createdAt":
             views.sort(key=lambda v: (v.created_at, v.job_id), reverse=direction == "DESC")
         else:
             views.sort(key=lambda v: (int(v.updated_at), v.job_id), reverse=direction == "DESC")
-        page = views[offset:offset + limit]
+        page = views[offset : offset + limit]
         body: dict[str, Any] = self._page_links(request, "jobs", offset, limit, len(views))
         body["data"] = [job_response(v) for v in page]
         return json_response(body)
@@ -315,10 +339,11 @@ class PublicApi:
         offset = _int_param(request, "offset", 0, 0)
         include_deleted = (_one(request, "includeDeleted") or "false").lower() == "true"
         workspaces = _uuid_list(request, "workspaceIds") or None
-        conns = [c for c in self.state.connections(workspaces)
-                 if include_deleted or c["status"] != "deprecated"]
+        conns = [
+            c for c in self.state.connections(workspaces) if include_deleted or c["status"] != "deprecated"
+        ]
         body: dict[str, Any] = self._page_links(request, "connections", offset, limit, len(conns))
-        body["data"] = [connection_response(c) for c in conns[offset:offset + limit]]
+        body["data"] = [connection_response(c) for c in conns[offset : offset + limit]]
         return json_response(body)
 
 

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "airbyte_emulator(**kwargs): keyword arguments for the airbyte_emulator fixture")
+        "markers", "airbyte_emulator(**kwargs): keyword arguments for the airbyte_emulator fixture"
+    )
 
 
 @pytest.fixture

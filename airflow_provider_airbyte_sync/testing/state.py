@@ -364,8 +364,10 @@ class EmulatorState:
         ws = self._workspaces.get(workspace_id)
         if ws is None:
             if name is None:
-                name = "Default Workspace" if workspace_id == DEFAULT_WORKSPACE_ID else (
-                    f"Workspace {workspace_id[:8]}"
+                name = (
+                    "Default Workspace"
+                    if workspace_id == DEFAULT_WORKSPACE_ID
+                    else (f"Workspace {workspace_id[:8]}")
                 )
             slug = name.lower().replace(" ", "-")
             ws = Workspace(
@@ -415,8 +417,11 @@ class EmulatorState:
         return cid
 
     def update_connection(self, connection_id: str, **changes: Any) -> None:
-        attrs = {k: changes.pop(k) for k in list(changes) if k in (
-            "name", "status", "workspace_id", "source_id", "destination_id")}
+        attrs = {
+            k: changes.pop(k)
+            for k in list(changes)
+            if k in ("name", "status", "workspace_id", "source_id", "destination_id")
+        }
         script = _validate_script(changes)
         if "status" in attrs and attrs["status"] not in CONNECTION_STATUSES:
             raise ValueError(f"status must be one of {CONNECTION_STATUSES}, not {attrs['status']!r}")
@@ -424,7 +429,8 @@ class EmulatorState:
             conn = self._connection(connection_id)
             if "workspace_id" in attrs:
                 attrs["workspace_id"] = self._ensure_workspace(
-                    str(uuid.UUID(str(attrs["workspace_id"])))).workspace_id
+                    str(uuid.UUID(str(attrs["workspace_id"])))
+                ).workspace_id
             for key, value in attrs.items():
                 setattr(conn, key, value)
             # Only jobs created from now on follow the new script: each job froze its own copy.
@@ -444,8 +450,7 @@ class EmulatorState:
         wanted = set(workspace_ids) if workspace_ids else None
         with self.lock:
             return [
-                c.snapshot() for c in self._connections.values()
-                if wanted is None or c.workspace_id in wanted
+                c.snapshot() for c in self._connections.values() if wanted is None or c.workspace_id in wanted
             ]
 
     def workspace(self, workspace_id: str) -> Workspace:
@@ -612,26 +617,62 @@ class EmulatorState:
                 elapsed = horizon - plan.start
                 records = int(rate * elapsed)
                 if cancelled:
-                    attempts.append(AttemptView(
-                        number, "failed", plan.start, horizon, horizon, records,
-                        records * bytes_per_row, dict(CANCELLATION_FAILURE)))
+                    attempts.append(
+                        AttemptView(
+                            number,
+                            "failed",
+                            plan.start,
+                            horizon,
+                            horizon,
+                            records,
+                            records * bytes_per_row,
+                            dict(CANCELLATION_FAILURE),
+                        )
+                    )
                 else:
-                    attempts.append(AttemptView(
-                        number, "running", plan.start, horizon, None, records,
-                        records * bytes_per_row, None))
+                    attempts.append(
+                        AttemptView(
+                            number,
+                            "running",
+                            plan.start,
+                            horizon,
+                            None,
+                            records,
+                            records * bytes_per_row,
+                            None,
+                        )
+                    )
                     status = "running"
                 break
             records = int(rate * (plan.end - plan.start))
             transitions.append(plan.end)
             if plan.result == "succeeded":
-                attempts.append(AttemptView(
-                    number, "succeeded", plan.start, plan.end, plan.end, records,
-                    records * bytes_per_row, None))
+                attempts.append(
+                    AttemptView(
+                        number,
+                        "succeeded",
+                        plan.start,
+                        plan.end,
+                        plan.end,
+                        records,
+                        records * bytes_per_row,
+                        None,
+                    )
+                )
             else:
                 reason = CANCELLATION_FAILURE if plan.result == "cancelled" else failure
-                attempts.append(AttemptView(
-                    number, "failed", plan.start, plan.end, plan.end, records,
-                    records * bytes_per_row, dict(reason)))
+                attempts.append(
+                    AttemptView(
+                        number,
+                        "failed",
+                        plan.start,
+                        plan.end,
+                        plan.end,
+                        records,
+                        records * bytes_per_row,
+                        dict(reason),
+                    )
+                )
             # Between a failed attempt and the retry the job is "incomplete" (not terminal).
             status = "incomplete" if number < len(job.attempts) - 1 else plan.result
 
