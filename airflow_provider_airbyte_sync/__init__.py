@@ -96,7 +96,8 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "token_url": text(
                         "Token URL",
-                        "Client-credentials token endpoint; default: the API base + /applications/token.",
+                        "Client-credentials token endpoint; default: the API base + /applications/token, "
+                        "e.g. https://airbyte.example.com/api/public/v1/applications/token.",
                     ),
                     "api_version": text("API version", "Version in the API path.", default="v1"),
                     "connect_timeout": seconds("Connect timeout (s)", "Seconds to open a connection.", 10),
@@ -112,14 +113,18 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "Turn off only for a test server.",
                         "schema": {"type": ["boolean", "null"], "default": True},
                     },
-                    "ca_bundle": text("CA bundle", "Path to a PEM file of CA certificates to trust."),
+                    "ca_bundle": text(
+                        "CA bundle",
+                        "Path to a PEM file of CA certificates to trust, e.g. /etc/ssl/airbyte-ca.pem.",
+                    ),
                     "proxies": text(
                         "Proxy",
                         'A proxy URL for all requests, or JSON such as {"https": "http://proxy:3128"}.',
                     ),
                     "web_url": text(
                         "Airbyte web UI URL",
-                        "Base URL of the Airbyte web UI, for links to jobs; default: from the host.",
+                        "Base URL of the Airbyte web UI, for links to jobs, e.g. "
+                        "https://airbyte.example.com; default: from the host.",
                     ),
                 },
                 "ui-field-behaviour": {
@@ -131,13 +136,9 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "placeholders": {
                         "host": "localhost, or https://api.airbyte.com/v1, or http://airbyte:8000/api/public/v1",
-                        "port": "8000 (only with a bare hostname)",
+                        "port": "8000 (ignored when Host is a full URL)",
                         "login": "airbyte (Basic) or a client id",
                         "password": "password (Basic) or a client secret",
-                        "token_url": "https://airbyte.example.com/api/public/v1/applications/token",
-                        "proxies": "http://proxy.example.com:3128",
-                        "ca_bundle": "/etc/ssl/certs/airbyte-ca.pem",
-                        "web_url": "https://airbyte.example.com",
                     },
                 },
             }

@@ -187,9 +187,16 @@ class Settings:
     config_api_url: str | None = None
 
     @property
-    def cache_key(self) -> tuple[str, str]:
-        """Key of the process-wide token cache: one token per token URL and client id."""
-        return (self.token_url or "", self.login or "")
+    def cache_key(self) -> tuple[str, str, str]:
+        """Key of the process-wide token cache: token URL, client id and a digest of the secret.
+
+        The secret belongs in the key: a token fetched with the right secret must not make a
+        wrong one pass (the connection form's Test runs in the long-lived API server).
+        """
+        import hashlib
+
+        digest = hashlib.sha256((self.secret or "").encode()).hexdigest()
+        return (self.token_url or "", self.login or "", digest)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-primitive form, for tests and debugging; the secret is left out."""
@@ -525,6 +532,7 @@ class Response:
     body: bytes = b""
     error: str | None = None
     url: str = ""
+    request_had_auth: bool = True
 
     def json(self) -> Any:
         return json.loads(self.body.decode("utf-8") or "null")
@@ -610,6 +618,11 @@ def raise_for_answer(response: Response, *, action: str, conn_id: str = "", subj
         raise AirbyteUnreachable(
             f"Could not {action}: no answer from {response.url or 'Airbyte'}{where}: {said}. Check the host, "
             "port and scheme (https against an http port fails), and that Airbyte is up."
+        )
+    if status in (401, 403) and not response.request_had_auth:
+        raise AirbyteAuthError(
+            f"Could not {action}: Airbyte asks for credentials{where} (HTTP {status}) and none are set. "
+            "Fill Login and Password (Basic user and password, or client id and secret), or set a token."
         )
     if (
         status in (401, 403)
@@ -917,9 +930,9 @@ class Dialect:
                 return job
         return None
 
-    def newest_job_id(self, connection_id: str) -> Generator[Request, Response, int]:
-        """The newest job id of the connection, any type (0 if none): job ids only grow."""
-        jobs = yield from self.list_jobs(connection_id, limit=1)
+    def newest_job_id(self, connection_id: str, job_type: str) -> Generator[Request, Response, int]:
+        """The newest id of the connection's jobs of this type (0 if none): job ids only grow."""
+        jobs = yield from self.list_jobs(connection_id, limit=1, job_type=job_type)
         return max((job.job_id for job in jobs), default=0)
 
 
@@ -979,7 +992,8 @@ class ConfigDialect(Dialect):
     def list_jobs(
         self, connection_id: str, *, limit: int = 20, offset: int = 0, job_type: str | None = None
     ) -> Generator[Request, Response, list[AirbyteJob]]:
-        types = [_CONFIG_TYPES[job_type]] if job_type else list(_CONFIG_TYPES.values())
+        # "clear" is listed only when asked for: servers before 2026 refuse it as a config type.
+        types = [_CONFIG_TYPES[job_type]] if job_type else ["sync", "reset_connection"]
         body = {
             "configTypes": types,
             "configId": connection_id,
@@ -990,6 +1004,27 @@ class ConfigDialect(Dialect):
         data = parse_json(response, "list jobs")
         jobs = [job_from_config(item) for item in data.get("jobs") or []]
         return sorted(jobs, key=lambda job: job.job_id, reverse=True)
+
+    def find_running_job(
+        self, connection_id: str, job_type: str | None = None
+    ) -> Generator[Request, Response, AirbyteJob | None]:
+        running = yield from super().find_running_job(connection_id, job_type)
+        if running is not None or job_type is not None:
+            return running
+        try:  # a running clear blocks a sync too (2026 servers; older ones refuse the type)
+            return (yield from super().find_running_job(connection_id, "clear"))
+        except AirbyteUnexpectedAnswer:
+            return None
+
+    def failure_reason(self, job: AirbyteJob) -> Generator[Request, Response, AirbyteJob]:
+        if job.failure or self._job_path_index == 0 or not job.connection_id:
+            return job  # jobs/get_without_logs already carried the attempts
+        # Older servers: jobs/get_light has no attempts, jobs/list has them without logs.
+        jobs = yield from self.list_jobs(job.connection_id, limit=20)
+        detailed = next((candidate for candidate in jobs if candidate.job_id == job.job_id), None)
+        if detailed is None:
+            return job
+        return replace(job, failure=detailed.failure, attempt_failures=detailed.attempt_failures)
 
     def workspace_of(self, connection_id: str) -> Generator[Request, Response, str | None]:
         body = {"connectionId": connection_id}
@@ -1084,24 +1119,24 @@ def dialect_for(settings: Settings, conn_id: str = "") -> Dialect:
 
 
 class TokenCache:
-    """Bearer tokens of one process, keyed by token URL and client id (see :attr:`Settings.cache_key`).
+    """Bearer tokens of one process, keyed by :attr:`Settings.cache_key`.
 
     Tokens are dropped shortly before they expire; callers hold their own lock around a fetch so
     only one fetch per key runs at a time. Times are ``time.monotonic()`` seconds.
     """
 
     def __init__(self) -> None:
-        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
+        self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
 
-    def get(self, key: tuple[str, str], now: float) -> str | None:
+    def get(self, key: tuple[str, ...], now: float) -> str | None:
         entry = self._tokens.get(key)
         return entry[0] if entry and now < entry[1] else None
 
-    def put(self, key: tuple[str, str], token: str, lifetime: float, now: float) -> None:
+    def put(self, key: tuple[str, ...], token: str, lifetime: float, now: float) -> None:
         margin = min(TOKEN_MARGIN_S, lifetime / 4)
         self._tokens[key] = (token, now + lifetime - margin)
 
-    def drop(self, key: tuple[str, str], token: str | None) -> None:
+    def drop(self, key: tuple[str, ...], token: str | None) -> None:
         """Forget a token the server refused (only if no newer one replaced it meanwhile)."""
         entry = self._tokens.get(key)
         if entry and (token is None or entry[0] == token):
@@ -1143,3 +1178,21 @@ _USERINFO = re.compile(r"//[^/@\s:]+:[^/@\s]+@")
 def scrub(text: str) -> str:
     """Drop credentials an HTTP library may quote from a proxy URL (``//user:secret@host``)."""
     return _USERINFO.sub("//***@", text)
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
+_TLS = re.compile(r"\[SSL: [A-Z_]+\] [^'\")(]+")
+
+
+def describe_error(error: BaseException) -> str:
+    """A short, secret-free reason for a failed request (HTTP libraries nest long reprs)."""
+    text = scrub(str(error))
+    found = _TLS.search(text) or _ERRNO.search(text)
+    if found:
+        reason = found.group(0).strip()
+        if "WRONG_VERSION_NUMBER" in reason or "record layer failure" in reason:
+            reason += " (https against an http port?)"
+        return reason
+    if len(text) > 160:
+        text = text[:160].rsplit(" ", 1)[0] + " …"
+    return f"{type(error).__name__}: {text}"

@@ -220,7 +220,7 @@ def test_hook_meta_relabels_hides_and_explains_the_standard_fields(airflow_api: 
     assert standard["port"] == {
         "hidden": False,
         "title": None,
-        "placeholder": "8000 (only with a bare hostname)",
+        "placeholder": "8000 (ignored when Host is a full URL)",
     }
     assert standard["login"] == {
         "hidden": False,
@@ -343,11 +343,6 @@ def test_wrong_credentials_fail_with_the_fix_and_no_secret(
     assert WRONG_SECRET not in response.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="The token cache is keyed by token URL and client id, not the secret: once a Test has "
-    "passed, the API server reuses the token and a wrong client secret passes too (until it expires).",
-)
 def test_wrong_client_secret_fails_after_a_test_that_passed(
     airflow_api: AirflowApi, airbyte: Callable[..., AirbyteEmulator]
 ) -> None:

@@ -588,15 +588,6 @@ def test_a_2022_server_answers_follow_the_2022_spec(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "client.py ConfigDialect.list_jobs sends configTypes [sync, reset_connection, clear] when no job "
-        "type is given (start_job, find_running_job, list_jobs); 'clear' is not a JobConfigType of "
-        "config-api-2022.yaml (enum at line 3778), so a 2022 server refuses the listing"
-    ),
-)
 def test_listing_jobs_of_every_type_follows_the_2022_spec(
     specs: dict[str, Spec], start_emulator: Callable[..., AirbyteEmulator], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -44,7 +44,11 @@ def hook_for(emulator: Any, airflow_conn: Callable[..., str], deployment: str, a
 
 @pytest.mark.parametrize(("deployment", "auth", "server_auth"), SETUPS)
 def test_sync_end_to_end_in_every_deployment_and_auth_mode(
-    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], deployment: str, auth: str, server_auth: str
+    emulator_factory: Callable[..., Any],
+    airflow_conn: Callable[..., str],
+    deployment: str,
+    auth: str,
+    server_auth: str,
 ) -> None:
     emulator = emulator_factory(auth=server_auth)
     connection_id = emulator.add_connection(name="fast", workspace_id=DEFAULT_WORKSPACE_ID, **FAST)
@@ -65,7 +69,11 @@ def test_sync_end_to_end_in_every_deployment_and_auth_mode(
 
 @pytest.mark.parametrize(("deployment", "auth", "server_auth"), [s for s in SETUPS if s[1] != "none"])
 def test_wrong_credentials_fail_test_connection_with_the_fix(
-    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], deployment: str, auth: str, server_auth: str
+    emulator_factory: Callable[..., Any],
+    airflow_conn: Callable[..., str],
+    deployment: str,
+    auth: str,
+    server_auth: str,
 ) -> None:
     emulator = emulator_factory(auth=server_auth)
     fields = conn_fields(emulator, deployment, auth)
@@ -79,14 +87,18 @@ def test_wrong_credentials_fail_test_connection_with_the_fix(
     assert "wrong-secret-value" not in message and "wrong-token-value" not in message
 
 
-def test_anonymous_health_is_not_a_connection_test(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]) -> None:
+def test_anonymous_health_is_not_a_connection_test(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+) -> None:
     emulator = emulator_factory(auth="basic")
     ok, _ = AirbyteHook(airflow_conn(**conn_fields(emulator, "config", "none"))).test_connection()
     assert not ok  # health answers anonymously; the test must prove credentials work
     assert emulator.stats()["by_endpoint"].get("GET /api/v1/health") is None
 
 
-def test_token_expiring_mid_watch_is_renewed(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]) -> None:
+def test_token_expiring_mid_watch_is_renewed(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+) -> None:
     emulator = emulator_factory(auth="token", token_lifetime_s=60)
     connection_id = emulator.add_connection(name="slow", pending_s=0.05, running_s=120)
     hook = hook_for(emulator, airflow_conn, "public", "client_credentials")
@@ -98,17 +110,23 @@ def test_token_expiring_mid_watch_is_renewed(emulator_factory: Callable[..., Any
     assert emulator.stats()["by_endpoint"]["POST /api/public/v1/applications/token"] == 3
 
 
-def test_failed_job_fails_with_airbytes_reason(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]) -> None:
+def test_failed_job_fails_with_airbytes_reason(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+) -> None:
     emulator = emulator_factory()
     emulator.update_connection(FAILING_CONNECTION_ID, **FAST)
     for deployment in ("config", "public"):
         hook = hook_for(emulator, airflow_conn, deployment, "none")
         job, _ = hook.start_job(FAILING_CONNECTION_ID)
-        with pytest.raises(AirbyteJobFailed, match=rf"job {job.job_id} .* ended failed: source/config_error: "):
+        with pytest.raises(
+            AirbyteJobFailed, match=rf"job {job.job_id} .* ended failed: source/config_error: "
+        ):
             hook.wait_for_job(job.job_id, wait_seconds=0.1, timeout=30)
 
 
-def test_cancelled_from_airbyte_is_a_failure(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]) -> None:
+def test_cancelled_from_airbyte_is_a_failure(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+) -> None:
     emulator = emulator_factory()
     connection_id = emulator.add_connection(name="c", pending_s=0.05, running_s=0.3, outcome="cancelled")
     hook = hook_for(emulator, airflow_conn, "public", "none")
@@ -117,7 +135,9 @@ def test_cancelled_from_airbyte_is_a_failure(emulator_factory: Callable[..., Any
         hook.wait_for_job(job.job_id, wait_seconds=0.1, timeout=30)
 
 
-def test_incomplete_and_queued_are_waited_for(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_incomplete_and_queued_are_waited_for(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], capsys: pytest.CaptureFixture[str]
+) -> None:
     emulator = emulator_factory()
     connection_id = emulator.add_connection(
         name="flaky", pending_s=0.05, queued_s=0.3, running_s=0.2, incomplete_attempts=1, incomplete_s=0.2
@@ -130,7 +150,9 @@ def test_incomplete_and_queued_are_waited_for(emulator_factory: Callable[..., An
     assert "is queued" in text and "is incomplete" in text and "an attempt failed, Airbyte retries" in text
 
 
-def test_timeout_cancels_the_job_unless_told_not_to(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]) -> None:
+def test_timeout_cancels_the_job_unless_told_not_to(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+) -> None:
     emulator = emulator_factory()
     connection_id = emulator.add_connection(name="slow", pending_s=0.05, running_s=600)
     hook = hook_for(emulator, airflow_conn, "public", "none")
@@ -150,7 +172,7 @@ def test_inactive_and_unknown_connections_start_nothing(
 ) -> None:
     emulator = emulator_factory()
     hook = hook_for(emulator, airflow_conn, deployment, "none")
-    with pytest.raises(AirbyteConnectionNotActive, match="inactive.*Enable it in the Airbyte UI"):
+    with pytest.raises(AirbyteConnectionNotActive, match=r"inactive.*Enable it in the Airbyte UI"):
         hook.submit_sync_connection(INACTIVE_CONNECTION_ID)
     with pytest.raises(AirbyteConnectionNotFound, match="Copy the connection id"):
         hook.submit_sync_connection("11111111-2222-4333-8444-555555555555")
@@ -168,7 +190,9 @@ def test_reset_and_clear(emulator_factory: Callable[..., Any], airflow_conn: Cal
     assert [j["job_type"] for j in emulator.jobs()] == ["reset", "clear", "reset", "clear"]
 
 
-def test_old_servers_fall_back_without_downloading_logs(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]) -> None:
+def test_old_servers_fall_back_without_downloading_logs(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+) -> None:
     emulator = emulator_factory(server_version="2022")
     hook = hook_for(emulator, airflow_conn, "config", "none")
     job = hook.submit_job(DEFAULT_CONNECTION_ID, "clear")  # no clear before 2026: reset
@@ -182,7 +206,9 @@ def test_old_servers_fall_back_without_downloading_logs(emulator_factory: Callab
     assert "POST /api/v1/jobs/get" not in calls
 
 
-def test_keep_alive_one_connection_per_hook(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]) -> None:
+def test_keep_alive_one_connection_per_hook(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+) -> None:
     emulator = emulator_factory()
     connection_id = emulator.add_connection(name="fast", **FAST)
     hook = hook_for(emulator, airflow_conn, "public", "none")
@@ -193,17 +219,21 @@ def test_keep_alive_one_connection_per_hook(emulator_factory: Callable[..., Any]
     assert stats["tcp_connections"] == 1
 
 
-def test_wrong_port_and_https_against_http_name_the_fix(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_port_and_https_against_http_name_the_fix(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("airflow_provider_airbyte_sync.hooks.airbyte.time.sleep", lambda s: None)
     emulator = emulator_factory()
     ok, message = AirbyteHook(airflow_conn(host="127.0.0.1", port=1)).test_connection()
     assert not ok and "Check the host, port and scheme" in message
     hook = AirbyteHook(airflow_conn(host=f"https://127.0.0.1:{emulator.port}"))
-    with pytest.raises(AirbyteUnreachable, match="TLS failed.*https against an http port"):
+    with pytest.raises(AirbyteUnreachable, match=r"TLS failed.*https against an http port"):
         hook.get_job_details(1)
 
 
-def test_self_signed_ca(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], tmp_path: Any) -> None:
+def test_self_signed_ca(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], tmp_path: Any
+) -> None:
     ca, cert, key = make_self_signed_ca(tmp_path)
     emulator = emulator_factory(certfile=str(cert), keyfile=str(key))
     base = f"https://127.0.0.1:{emulator.port}"

@@ -217,16 +217,20 @@ class AirbyteHook(BaseHook):
                 allow_redirects=False,  # a redirected POST turns into a GET: never follow
             )
         except requests.exceptions.SSLError as exc:
-            return Response(
-                0, error=f"TLS failed ({client.scrub(str(exc.__context__ or exc))[:200]})", url=url
-            )
+            return Response(0, error=f"TLS failed: {client.describe_error(exc)}", url=url)
         except requests.exceptions.ConnectTimeout:
             return Response(0, error=f"connecting timed out after {connect:.0f}s", url=url)
         except requests.exceptions.Timeout:
             return Response(0, error=f"no answer within {read:.0f}s", url=url)
         except requests.exceptions.RequestException as exc:
-            return Response(0, error=f"{type(exc).__name__}: {client.scrub(str(exc))[:200]}", url=url)
-        return Response(answer.status_code, dict(answer.headers), answer.content, url=url)
+            return Response(0, error=client.describe_error(exc), url=url)
+        return Response(
+            answer.status_code,
+            dict(answer.headers),
+            answer.content,
+            url=url,
+            request_had_auth=bool(authorization) or request.kind == "token",
+        )
 
     # ---------------------------------------------------------------- Airbyte operations
     def test_connection(self) -> tuple[bool, str]:
@@ -309,25 +313,32 @@ class AirbyteHook(BaseHook):
         if if_running not in ("wait", "attach", "fail"):
             raise AirbyteConfigError(f"if_running must be 'wait', 'attach' or 'fail', not {if_running!r}.")
         self.check_active(connection_id)
-        last = self.run(self.dialect.newest_job_id(connection_id))
-        if remember is not None:
-            remember(last)
-        try:
-            return self._create(connection_id, job_type, last), True
-        except AirbyteSyncAlreadyRunning:
-            running = self.find_running_job(connection_id)
-        if running is None:
-            # It ended between our create and our look: one more create is safe (409 = not created).
-            return self.start_job(connection_id, job_type, if_running=if_running, remember=remember)
-        if if_running == "attach" and running.job_type == job_type:
-            self.log.info("A %s is already running: attaching to Airbyte job %s.", job_type, running.job_id)
-            return running, False
-        advice = "" if if_running == "wait" else " Set if_running='wait' to wait for it, or 'attach'."
+        for _ in range(3):
+            last = self.run(self.dialect.newest_job_id(connection_id, job_type))
+            if remember is not None:
+                remember(last)
+            try:
+                return self._create(connection_id, job_type, last), True
+            except AirbyteSyncAlreadyRunning:
+                running = self.find_running_job(connection_id)
+            if running is None:
+                continue  # it ended between our create and our look: a new create is safe (409 = none)
+            if if_running == "attach" and running.job_type == job_type:
+                self.log.info(
+                    "A %s is already running: attaching to Airbyte job %s.", job_type, running.job_id
+                )
+                return running, False
+            advice = "" if if_running == "wait" else " Set if_running='wait' to wait for it, or 'attach'."
+            raise AirbyteSyncAlreadyRunning(
+                f"Airbyte job {running.job_id} ({running.job_type}) is already running for connection "
+                f"{connection_id}.{advice}",
+                connection_id=connection_id,
+                job_id=running.job_id,
+            )
         raise AirbyteSyncAlreadyRunning(
-            f"Airbyte job {running.job_id} ({running.job_type}) is already running for connection "
-            f"{connection_id}.{advice}",
+            f"Airbyte keeps answering that a sync is already running for connection {connection_id} but "
+            "lists no running job; nothing was started. Retry later.",
             connection_id=connection_id,
-            job_id=running.job_id,
         )
 
     def _create(self, connection_id: str, job_type: str, last: int) -> AirbyteJob:

@@ -178,13 +178,19 @@ class AsyncAirbyteClient:
                 allow_redirects=False,
             ) as answer:
                 body = await answer.read()
-                return Response(answer.status, dict(answer.headers), body, url=url)
+                return Response(
+                    answer.status,
+                    dict(answer.headers),
+                    body,
+                    url=url,
+                    request_had_auth=bool(authorization) or request.kind == "token",
+                )
         except asyncio.TimeoutError:
             return Response(0, error=f"no answer within {read:.0f}s", url=url)
         except aiohttp.ClientSSLError as exc:
-            return Response(0, error=f"TLS failed ({type(exc).__name__})", url=url)
+            return Response(0, error=f"TLS failed: {client.describe_error(exc)}", url=url)
         except (aiohttp.ClientError, OSError) as exc:
-            return Response(0, error=f"{type(exc).__name__}: {client.scrub(str(exc))[:200]}", url=url)
+            return Response(0, error=client.describe_error(exc), url=url)
 
     # ------------------------------------------------------------ the operations a watch needs
     async def get_job(self, job_id: int) -> AirbyteJob:
