@@ -35,9 +35,16 @@ def start(emulator: Any, connection_id: str, job_type: str = "sync") -> int:
     return emulator.start_job(connection_id, job_type)
 
 
-@pytest.mark.parametrize(("deployment", "auth", "server_auth"), [("config", "basic", "basic"), ("public", "client_credentials", "token"), ("cloud", "bearer", "token")])
+@pytest.mark.parametrize(
+    ("deployment", "auth", "server_auth"),
+    [("config", "basic", "basic"), ("public", "client_credentials", "token"), ("cloud", "bearer", "token")],
+)
 async def test_success_event_carries_the_job(
-    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], deployment: str, auth: str, server_auth: str
+    emulator_factory: Callable[..., Any],
+    airflow_conn: Callable[..., str],
+    deployment: str,
+    auth: str,
+    server_auth: str,
 ) -> None:
     emulator = emulator_factory(auth=server_auth)
     connection_id = emulator.add_connection(name="fast", workspace_id=DEFAULT_WORKSPACE_ID, **FAST)
@@ -52,16 +59,22 @@ async def test_success_event_carries_the_job(
     assert emulator.stats()["tcp_connections"] <= 2
 
 
-async def test_failed_event_has_airbytes_reason(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]) -> None:
+async def test_failed_event_has_airbytes_reason(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+) -> None:
     emulator = emulator_factory()
     emulator.update_connection(FAILING_CONNECTION_ID, **FAST)
     job_id = start(emulator, FAILING_CONNECTION_ID)
-    (event,) = await collect(AirbyteSyncTrigger(job_id, airflow_conn(**conn_fields(emulator, "public")), poll_interval=0.1))
+    (event,) = await collect(
+        AirbyteSyncTrigger(job_id, airflow_conn(**conn_fields(emulator, "public")), poll_interval=0.1)
+    )
     assert event["status"] == "failed"
     assert f"job {job_id}" in event["message"] and "ended failed: source/config_error" in event["message"]
 
 
-async def test_cancelled_from_airbyte_is_failed_not_success(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]) -> None:
+async def test_cancelled_from_airbyte_is_failed_not_success(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+) -> None:
     emulator = emulator_factory()
     connection_id = emulator.add_connection(name="slow", pending_s=0.05, running_s=600)
     job_id = start(emulator, connection_id)
@@ -73,21 +86,31 @@ async def test_cancelled_from_airbyte_is_failed_not_success(emulator_factory: Ca
     assert event["status"] == "failed" and "ended cancelled" in event["message"]
 
 
-async def test_deadline_cancels_an_owned_job_only(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]) -> None:
+async def test_deadline_cancels_an_owned_job_only(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+) -> None:
     emulator = emulator_factory()
     connection_id = emulator.add_connection(name="slow", pending_s=0.05, running_s=600)
     conn_id = airflow_conn(**conn_fields(emulator, "public"))
     owned = start(emulator, connection_id)
-    (event,) = await collect(AirbyteSyncTrigger(owned, conn_id, end_time=time.time() + 0.4, poll_interval=0.1, owned=True, timeout=0.4))
+    (event,) = await collect(
+        AirbyteSyncTrigger(
+            owned, conn_id, end_time=time.time() + 0.4, poll_interval=0.1, owned=True, timeout=0.4
+        )
+    )
     assert event["status"] == "timeout" and "did not end within the timeout of 0.4s" in event["message"]
     assert emulator.job(owned)["status"] == "cancelled"
     other = start(emulator, connection_id)
-    (event,) = await collect(AirbyteSyncTrigger(other, conn_id, end_time=time.time() + 0.3, poll_interval=0.1, owned=False))
+    (event,) = await collect(
+        AirbyteSyncTrigger(other, conn_id, end_time=time.time() + 0.3, poll_interval=0.1, owned=False)
+    )
     assert event["status"] == "timeout"
     assert emulator.job(other)["status"] == "running"  # not ours: never cancelled
 
 
-async def test_on_kill_cancels_owned_job_and_cleanup_does_not(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]) -> None:
+async def test_on_kill_cancels_owned_job_and_cleanup_does_not(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+) -> None:
     emulator = emulator_factory()
     connection_id = emulator.add_connection(name="slow", pending_s=0.05, running_s=600)
     conn_id = airflow_conn(**conn_fields(emulator, "config"))
@@ -109,7 +132,9 @@ async def test_a_triggerer_restart_propagates_cancellation_and_the_rebuilt_trigg
     emulator = emulator_factory()
     connection_id = emulator.add_connection(name="mid", pending_s=0.05, running_s=0.8)
     job_id = start(emulator, connection_id)
-    trigger = AirbyteSyncTrigger(job_id, airflow_conn(**conn_fields(emulator, "public")), poll_interval=0.1, owned=True)
+    trigger = AirbyteSyncTrigger(
+        job_id, airflow_conn(**conn_fields(emulator, "public")), poll_interval=0.1, owned=True
+    )
     task = asyncio.create_task(collect(trigger))
     await asyncio.sleep(0.25)
     task.cancel()
@@ -125,7 +150,9 @@ async def test_a_triggerer_restart_propagates_cancellation_and_the_rebuilt_trigg
     assert len(emulator.jobs(connection_id)) == 1
 
 
-async def test_transient_errors_are_survived_and_tokens_renewed(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_transient_errors_are_survived_and_tokens_renewed(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("airflow_provider_airbyte_sync.client.BACKOFF_BASE_S", 0.01)
     emulator = emulator_factory(auth="token", token_lifetime_s=60)
     connection_id = emulator.add_connection(name="c", pending_s=0.05, running_s=100)
@@ -133,7 +160,9 @@ async def test_transient_errors_are_survived_and_tokens_renewed(emulator_factory
     emulator.add_fault(r"/jobs/\d+$", status=502, count=3)
     emulator.add_fault(r"/jobs/\d+$", reset=True, count=1)
     emulator.add_fault(r"/jobs/\d+$", malformed=True, count=1)
-    trigger = AirbyteSyncTrigger(job_id, airflow_conn(**conn_fields(emulator, "public", "client_credentials")), poll_interval=0.05)
+    trigger = AirbyteSyncTrigger(
+        job_id, airflow_conn(**conn_fields(emulator, "public", "client_credentials")), poll_interval=0.05
+    )
     task = asyncio.create_task(collect(trigger))
     await asyncio.sleep(0.5)
     emulator.advance(120)  # the job ends, and the token has expired on the server
@@ -142,7 +171,9 @@ async def test_transient_errors_are_survived_and_tokens_renewed(emulator_factory
     assert emulator.stats()["by_endpoint"]["POST /api/public/v1/applications/token"] == 2
 
 
-async def test_error_budget_then_a_clear_error(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_error_budget_then_a_clear_error(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("airflow_provider_airbyte_sync.client.BACKOFF_BASE_S", 0.001)
     monkeypatch.setattr("airflow_provider_airbyte_sync.watch.ERROR_BUDGET_S", 0.3)
     emulator = emulator_factory()
@@ -155,19 +186,31 @@ async def test_error_budget_then_a_clear_error(emulator_factory: Callable[..., A
     assert f"Gave up watching Airbyte job {job_id}" in event["message"] and "re-attaches" in event["message"]
 
 
-async def test_unknown_status_is_never_success(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_unknown_status_is_never_success(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("airflow_provider_airbyte_sync.client.UNKNOWN_STATUS_GRACE_S", 0.3)
     emulator = emulator_factory()
-    body = {"jobId": 77, "status": "paused_for_capacity", "jobType": "sync", "connectionId": "c", "startTime": "2026-01-01T00:00Z"}
+    body = {
+        "jobId": 77,
+        "status": "paused_for_capacity",
+        "jobType": "sync",
+        "connectionId": "c",
+        "startTime": "2026-01-01T00:00Z",
+    }
     emulator.add_fault(r"/jobs/77$", status=200, body=body, count=None)
     trigger = AirbyteSyncTrigger(77, airflow_conn(**conn_fields(emulator, "public")), poll_interval=0.05)
     (event,) = await asyncio.wait_for(collect(trigger), 30)
     assert event["status"] == "failed" and "never treated as success" in event["message"]
 
 
-async def test_many_watches_run_concurrently_in_one_loop(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]) -> None:
+async def test_many_watches_run_concurrently_in_one_loop(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+) -> None:
     emulator = emulator_factory()
-    connection_ids = [emulator.add_connection(name=f"c{i}", pending_s=0.05, running_s=0.5) for i in range(200)]
+    connection_ids = [
+        emulator.add_connection(name=f"c{i}", pending_s=0.05, running_s=0.5) for i in range(200)
+    ]
     jobs = [start(emulator, cid) for cid in connection_ids]
     conn_id = airflow_conn(**conn_fields(emulator, "public"))
     events = await asyncio.wait_for(

@@ -1,0 +1,71 @@
+"""Every example DAG parses, and runs to success under `airflow dags test` against the emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_airbyte_sync.testing import AirbyteEmulator
+from tests.airflow_env import DAGS, airflow, airflow_env, emulator_conn, task_states, xcoms
+
+EXAMPLES = {
+    "example_airbyte_sync": 1,
+    "example_airbyte_async_sensor": 1,
+    "example_airbyte_deferrable": 2,
+    "example_airbyte_mapped": 3,
+    "example_airbyte_reset": 1,
+}
+
+
+def test_example_dags_parse_without_import_errors() -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS))
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == set(EXAMPLES)
+
+
+@pytest.fixture(scope="module")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("airflow-home")
+    result = airflow(airflow_env(home), "db", "migrate")
+    assert result.returncode == 0, result.stderr[-3000:]
+    yield home
+
+
+@pytest.fixture
+def emulator() -> Iterator[AirbyteEmulator]:
+    with AirbyteEmulator() as running:
+        for connection in running.connections():  # the default workspace, with quicker jobs
+            running.update_connection(connection["connection_id"], pending_s=0.2, running_s=1.0)
+        yield running
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXAMPLES))
+def test_example_dag_succeeds_under_airflow_dags_test(
+    airflow_home: Path, emulator: AirbyteEmulator, dag_id: str
+) -> None:
+    env = airflow_env(airflow_home, AIRFLOW_CONN_AIRBYTE_DEFAULT=emulator_conn(emulator.port))
+    result = airflow(env, "dags", "test", dag_id)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    states = task_states(airflow_home, dag_id)
+    assert states and set(states.values()) == {"success"}, states
+    jobs = emulator.jobs()
+    assert len(jobs) == EXAMPLES[dag_id], jobs  # one job per intended sync, none twice
+    assert {job["status"] for job in jobs} == {"succeeded"}
+
+    values = xcoms(airflow_home, dag_id)
+    summaries = {k: v for k, v in values.items() if k[2] == "airbyte_job"}
+    job_ids = {job["id"] for job in jobs}
+    for (task_id, index, _), summary in summaries.items():
+        assert summary["job_id"] in job_ids
+        returned: Any = values.get((task_id, index, "return_value"))
+        if "start" not in task_id:  # a finished watch: the summary of a succeeded job
+            assert summary["status"] == "succeeded" and summary["succeeded_at"] and summary["rows_synced"] > 0
+            assert summary["url"].endswith("/job-history")
+        if "wait" not in task_id:
+            assert returned == summary["job_id"]  # the return value is the job id, in every mode
+    assert {s["job_id"] for s in summaries.values()} >= job_ids
