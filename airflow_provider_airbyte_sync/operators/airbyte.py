@@ -184,8 +184,25 @@ class AirbyteTriggerSyncOperator(BaseOperator):
     def _store(self, context: Context) -> Any:
         return context.get("task_state_store")  # type: ignore[call-overload]
 
-    def _clear_number(self, context: Context) -> int:
-        return int(getattr(context.get("dag_run"), "clear_number", 0) or 0)  # type: ignore[call-overload]
+    def _generation(self, context: Context) -> dict[str, int | None]:
+        """What changes when a user clears this task, and not when Airflow retries it.
+
+        Clearing a task sets its ``max_tries`` to ``try_number + retries`` (a retry leaves it as is)
+        and bumps the dag run's ``clear_number`` (so does clearing any other task of the run).
+        """
+        dag_run = context.get("dag_run")  # type: ignore[call-overload]
+        ti = context.get("ti")  # type: ignore[call-overload]
+        max_tries = getattr(ti, "max_tries", None)
+        return {
+            "clear_number": int(getattr(dag_run, "clear_number", 0) or 0),
+            "max_tries": max_tries if isinstance(max_tries, int) else None,
+        }
+
+    def _same_generation(self, record: Mapping[str, Any], context: Context) -> bool:
+        now = self._generation(context)
+        if now["max_tries"] is not None and record.get("max_tries") is not None:
+            return record["max_tries"] == now["max_tries"]
+        return record.get("clear_number") == now["clear_number"]
 
     def _save(self, context: Context, **values: Any) -> None:
         store = self._store(context)
@@ -194,7 +211,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         record = {
             "connection_id": self.connection_id,
             "job_type": self.job_type,
-            "clear_number": self._clear_number(context),
+            **self._generation(context),
             **values,
         }
         store.set(STATE_KEY, record)
@@ -208,7 +225,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         same = (
             record.get("connection_id") == self.connection_id
             and record.get("job_type") == self.job_type
-            and record.get("clear_number") == self._clear_number(context)
+            and self._same_generation(record, context)
         )
         if not same:
             self.log.info(
