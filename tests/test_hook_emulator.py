@@ -244,3 +244,29 @@ def test_self_signed_ca(
     assert not ok and "TLS failed" in message
     unverified = AirbyteHook(airflow_conn("unverified", host=base, extra={"verify_ssl": False}))
     assert unverified.test_connection()[0]
+
+
+def test_stale_keep_alive_connection_on_a_create_starts_one_job(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+) -> None:
+    emulator = emulator_factory()
+    connection_id = emulator.add_connection(name="fast", **FAST)
+    hook = hook_for(emulator, airflow_conn, "config", "none")
+    last = hook.run(hook.dialect.newest_job_id(connection_id, "sync"))  # opens a kept-alive connection
+    assert emulator.close_idle_connections() == 1  # the server dropped it while idle
+    job = hook._create(connection_id, "sync", last)  # the POST goes out on the stale connection
+    assert [j["id"] for j in emulator.jobs(connection_id)] == [job.job_id]
+
+
+def test_slow_read_past_its_timeout_is_retried(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("airflow_provider_airbyte_sync.client.BACKOFF_BASE_S", 0.01)
+    emulator = emulator_factory()
+    job_id = emulator.start_job(DEFAULT_CONNECTION_ID)
+    fields = conn_fields(emulator, "public")
+    fields["extra"] = {"read_timeout": 0.3}
+    hook = AirbyteHook(airflow_conn(**fields))
+    emulator.add_fault(r"/jobs/\d+$", delay_s=1.0, count=2)
+    assert hook.get_job_details(job_id).job_id == job_id
+    assert emulator.stats()["by_endpoint"]["GET /api/public/v1/jobs/{jobId}"] == 3

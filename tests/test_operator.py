@@ -45,7 +45,9 @@ def airbyte(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., st
     fields["password"] = SECRET
     airflow_conn("airbyte_default", **fields)
     emulator.fast = emulator.add_connection(name="fast", workspace_id=DEFAULT_WORKSPACE_ID, **FAST)
-    emulator.slow = emulator.add_connection(name="slow", workspace_id=DEFAULT_WORKSPACE_ID, pending_s=0.05, running_s=600)
+    emulator.slow = emulator.add_connection(
+        name="slow", workspace_id=DEFAULT_WORKSPACE_ID, pending_s=0.05, running_s=600
+    )
     return emulator
 
 
@@ -90,7 +92,10 @@ def test_sync_succeeds_with_job_id_and_summary(airbyte: Any, mode: str) -> None:
     assert summary["connection_id"] == airbyte.fast and summary["job_type"] == "sync"
     assert summary["rows_synced"] > 0 and summary["bytes_synced"] > 0 and summary["duration_s"] >= 0
     assert summary["succeeded_at"] and summary["created_at"]
-    assert summary["url"] == f"{airbyte.url}/workspaces/{DEFAULT_WORKSPACE_ID}/connections/{airbyte.fast}/job-history"
+    assert (
+        summary["url"]
+        == f"{airbyte.url}/workspaces/{DEFAULT_WORKSPACE_ID}/connections/{airbyte.fast}/job-history"
+    )
     assert context["ti"].xcoms["airbyte_job_url"] == summary["url"]
     assert SECRET not in json.dumps(context["ti"].xcoms)
 
@@ -102,7 +107,9 @@ def test_deferrable_stores_the_job_id_before_deferring(airbyte: Any) -> None:
     trigger = deferred.value.trigger
     record = run.store.get("airbyte_job")
     assert record["job_id"] == trigger.job_id and record["owned"] is True
-    assert trigger.owned and trigger.poll_interval == 15.0  # deferred default: 1,000 watches at 3 s is too many
+    assert (
+        trigger.owned and trigger.poll_interval == 15.0
+    )  # deferred default: 1,000 watches at 3 s is too many
     assert trigger.end_time is not None
     assert deferred.value.timeout.total_seconds() > 60  # the trigger's own deadline fires first
 
@@ -163,13 +170,26 @@ def test_stored_job_unknown_to_airbyte_starts_afresh(airbyte: Any) -> None:
 def test_crash_between_create_and_storing_the_id_adopts_the_job(airbyte: Any) -> None:
     run = Run()
     # the first try noted its intent, created the job, then died before storing the job id
-    run.store.set("airbyte_job", {"connection_id": airbyte.fast, "job_type": "sync", "clear_number": 0, "max_tries": 2, "after_job_id": 0, "job_id": None, "owned": True})
+    run.store.set(
+        "airbyte_job",
+        {
+            "connection_id": airbyte.fast,
+            "job_type": "sync",
+            "clear_number": 0,
+            "max_tries": 2,
+            "after_job_id": 0,
+            "job_id": None,
+            "owned": True,
+        },
+    )
     job = airbyte.start_job(airbyte.fast)
     assert run_to_end(operator(airbyte.fast), run.next_try()) == job
     assert len(airbyte.jobs(airbyte.fast)) == 1
 
 
-def test_create_timing_out_after_the_job_was_created_is_not_retried_blindly(airbyte: Any, airflow_conn: Callable[..., str]) -> None:
+def test_create_timing_out_after_the_job_was_created_is_not_retried_blindly(
+    airbyte: Any, airflow_conn: Callable[..., str]
+) -> None:
     fields = conn_fields(airbyte, "config", "basic")
     fields.update(password=SECRET, extra={"create_timeout": 0.3})
     airflow_conn("airbyte_default", **fields)
@@ -274,11 +294,21 @@ def test_cancelled_in_airbyte_fails_the_task(airbyte: Any) -> None:
         ({"timeout": -5}, AirbyteConfigError, "timeout must be a positive number"),
         ({"wait_seconds": 0}, AirbyteConfigError, "wait_seconds must be a positive number"),
         ({"if_running": "queue"}, AirbyteConfigError, "if_running must be"),
-        ({"connection_id": INACTIVE_CONNECTION_ID}, AirbyteConnectionNotActive, "Enable it in the Airbyte UI"),
-        ({"connection_id": "11111111-2222-4333-8444-555555555555"}, AirbyteConnectionNotFound, "Copy the connection id"),
+        (
+            {"connection_id": INACTIVE_CONNECTION_ID},
+            AirbyteConnectionNotActive,
+            "Enable it in the Airbyte UI",
+        ),
+        (
+            {"connection_id": "11111111-2222-4333-8444-555555555555"},
+            AirbyteConnectionNotFound,
+            "Copy the connection id",
+        ),
     ],
 )
-def test_bad_input_fails_before_anything_starts(airbyte: Any, kwargs: dict[str, Any], error: type, fix: str) -> None:
+def test_bad_input_fails_before_anything_starts(
+    airbyte: Any, kwargs: dict[str, Any], error: type, fix: str
+) -> None:
     kwargs.setdefault("connection_id", airbyte.fast)
     op = operator(**kwargs)
     with pytest.raises(error) as raised:
@@ -288,7 +318,9 @@ def test_bad_input_fails_before_anything_starts(airbyte: Any, kwargs: dict[str, 
     assert airbyte.jobs() == []
 
 
-def test_wrong_credentials_fail_with_the_fix_and_no_secret(airbyte: Any, airflow_conn: Callable[..., str]) -> None:
+def test_wrong_credentials_fail_with_the_fix_and_no_secret(
+    airbyte: Any, airflow_conn: Callable[..., str]
+) -> None:
     fields = conn_fields(airbyte, "config", "basic")
     fields["password"] = "wrong-password-value"
     airflow_conn("airbyte_default", **fields)
@@ -313,7 +345,9 @@ def test_sensor_fails_with_the_reason_and_never_cancels(airbyte: Any) -> None:
     with pytest.raises(AirbyteJobFailed, match=f"job {failing} .* ended failed: source/config_error"):
         sensor.execute(Run().context())
     slow = airbyte.start_job(airbyte.slow)
-    deferred = AirbyteJobSensor(task_id="w2", airbyte_job_id=slow, poke_interval=0.05, timeout=0.3, deferrable=True)
+    deferred = AirbyteJobSensor(
+        task_id="w2", airbyte_job_id=slow, poke_interval=0.05, timeout=0.3, deferrable=True
+    )
     with pytest.raises(AirbyteTimeout):
         run_to_end(deferred, Run().context())
     assert airbyte.job(slow)["status"] == "running"
@@ -327,7 +361,9 @@ def test_sensor_deferred_polls_at_poke_interval(airbyte: Any) -> None:
     assert deferred.value.trigger.poll_interval == 7.0 and deferred.value.trigger.owned is False
 
 
-def test_sensor_logs_each_status_change_once_across_reschedules(airbyte: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sensor_logs_each_status_change_once_across_reschedules(
+    airbyte: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     job = airbyte.start_job(airbyte.slow)
     sensor = AirbyteJobSensor(task_id="wait", airbyte_job_id=job, poke_interval=0.05, mode="reschedule")
     run = Run()
@@ -335,3 +371,37 @@ def test_sensor_logs_each_status_change_once_across_reschedules(airbyte: Any, ca
         assert sensor.poke(run.next_try()) is False
     out = capsys.readouterr().out
     assert out.count(f"Airbyte job {job} is") == 1
+
+
+def test_defer_timeout_resumes_into_failure_and_cancels_the_stored_job(airbyte: Any) -> None:
+    from airflow.sdk.bases.operator import TriggerFailureReason
+    from airflow.sdk.exceptions import TaskDeferralTimeout
+
+    run = Run()
+    op = operator(airbyte.slow, deferrable=True)
+    with pytest.raises(TaskDeferred):
+        op.execute(run.context())
+    # what Airflow does when the defer timeout fires: a fresh operator, resumed into __fail__
+    resumed = operator(airbyte.slow, deferrable=True)
+    with pytest.raises(TaskDeferralTimeout):
+        resumed.resume_execution("__fail__", {"error": TriggerFailureReason.TRIGGER_TIMEOUT}, run.next_try())
+    assert statuses(airbyte, airbyte.slow) == ["cancelled"]
+
+
+def test_connection_moved_to_another_airbyte_between_tries(
+    airbyte: Any, emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+) -> None:
+    run = Run()
+    with pytest.raises(AirbyteTimeout):
+        operator(airbyte.slow, timeout=0.3, cancel_on_kill=False).execute(run.context())
+    stored = run.store.get("airbyte_job")["job_id"]
+    # the Airflow connection now points at another Airbyte, where that job id is another connection's
+    other = emulator_factory()
+    other.add_connection(airbyte.slow, name="slow, migrated", **FAST)
+    someone_else = other.add_connection(name="unrelated", pending_s=0.05, running_s=600)
+    assert other.start_job(someone_else) == stored
+    airflow_conn("airbyte_default", **conn_fields(other, "public"))
+    ours = run_to_end(operator(airbyte.slow), run.next_try())
+    assert ours != stored
+    assert [j["status"] for j in other.jobs(airbyte.slow)] == ["succeeded"]
+    assert [j["status"] for j in other.jobs(someone_else)] == ["running"]  # never touched

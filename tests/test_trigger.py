@@ -218,3 +218,18 @@ async def test_many_watches_run_concurrently_in_one_loop(
     )
     assert [e[0]["status"] for e in events] == ["succeeded"] * len(jobs)
     assert [e[0]["job_id"] for e in events] == jobs
+
+
+async def test_the_same_trigger_running_twice_yields_one_event_each_and_starts_nothing(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+) -> None:
+    emulator = emulator_factory()
+    connection_id = emulator.add_connection(name="fast", **FAST)
+    job_id = start(emulator, connection_id)
+    conn_id = airflow_conn(**conn_fields(emulator, "public"))
+    kwargs = AirbyteSyncTrigger(job_id, conn_id, poll_interval=0.05, owned=True).serialize()[1]
+    first, second = await asyncio.gather(
+        collect(AirbyteSyncTrigger(**kwargs)), collect(AirbyteSyncTrigger(**kwargs))
+    )
+    assert [e["status"] for e in first + second] == ["succeeded", "succeeded"]
+    assert [j["id"] for j in emulator.jobs()] == [job_id]

@@ -247,6 +247,10 @@ class AirbyteTriggerSyncOperator(BaseOperator):
                 "Airbyte no longer knows job %s of an earlier try: starting anew.", record["job_id"]
             )
             return None
+        if job is not None and job.connection_id not in (None, self.connection_id):
+            # The Airflow connection now points at another Airbyte: that id is someone else's job.
+            self.log.warning("Job %s belongs to another connection here: starting anew.", job.job_id)
+            return None
         if job is None or job.state == "failed":
             return None
         self.log.info(
@@ -385,6 +389,24 @@ class AirbyteTriggerSyncOperator(BaseOperator):
             result["duration_s"],
         )
         return job.job_id
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Resume from the triggerer; when the defer timeout fired, cancel the abandoned job first.
+
+        Airflow 3.3 resumes a timed-out deferral into ``__fail__`` and raises before any method of
+        ours runs, so the trigger's event (and the job id in it) is lost: the job id comes from the
+        task state store instead.
+        """
+        from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
+
+        timed_out = (next_kwargs or {}).get("error") == TriggerFailureReason.TRIGGER_TIMEOUT
+        if next_method == TRIGGER_FAIL_REPR and timed_out and self.cancel_on_kill:
+            store = self._store(context)
+            record = store.get(STATE_KEY) if store is not None else None
+            if isinstance(record, Mapping) and record.get("owned") and record.get("job_id") is not None:
+                self.log.warning("The deferral timed out: cancelling Airbyte job %s.", record["job_id"])
+                self.hook.cancel_quietly(int(record["job_id"]))
+        return super().resume_execution(next_method, next_kwargs, context)
 
     def on_kill(self) -> None:
         """Cancel the job this task started (never one it attached to); safe before any submit."""
