@@ -253,7 +253,7 @@ def test_two_tasks_on_one_connection_each_get_their_own_sync(airbyte: Any) -> No
 
 def test_timeout_cancels_an_owned_job(airbyte: Any) -> None:
     op = operator(airbyte.slow, timeout=0.3)
-    with pytest.raises(AirbyteTimeout, match="did not end within the timeout of 0.3s"):
+    with pytest.raises(AirbyteTimeout, match=r"did not end within the timeout of 0\.3s"):
         op.execute(Run().context())
     assert statuses(airbyte, airbyte.slow) == ["cancelled"]
 
