@@ -24,8 +24,13 @@ from airflow_provider_airbyte_sync.errors import (
     AirbyteTimeout,
 )
 from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
-from airflow_provider_airbyte_sync.triggers.airbyte import DEFERRED_POLL_INTERVAL_S, AirbyteSyncTrigger
-from airflow_provider_airbyte_sync.watch import Watch, failed_error, summary
+from airflow_provider_airbyte_sync.watch import (
+    DEFERRED_POLL_INTERVAL_S,
+    EVENT_STATUSES,
+    Watch,
+    failed_error,
+    summary,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -65,12 +70,7 @@ def positive(name: str, value: Any) -> float:
 
 def check_event(event: Any) -> Mapping[str, Any]:
     """Validate a trigger event (the one shape ``AirbyteSyncTrigger`` yields)."""
-    if not isinstance(event, Mapping) or event.get("status") not in (
-        "succeeded",
-        "failed",
-        "timeout",
-        "error",
-    ):
+    if not isinstance(event, Mapping) or event.get("status") not in EVENT_STATUSES:
         raise AirflowException(f"Unexpected event from AirbyteSyncTrigger: {event!r}")
     return event
 
@@ -333,6 +333,9 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         url: str | None = None,
         method_name: str = "execute_complete",
     ) -> None:
+        # Imported here: DAG parsing imports this module, and only deferring needs the trigger.
+        from airflow_provider_airbyte_sync.triggers.airbyte import AirbyteSyncTrigger
+
         self.defer(
             trigger=AirbyteSyncTrigger(
                 job_id=job_id,

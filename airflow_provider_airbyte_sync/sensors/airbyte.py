@@ -19,7 +19,6 @@ from airflow_provider_airbyte_sync.operators.airbyte import (
     positive,
     raise_for_event,
 )
-from airflow_provider_airbyte_sync.triggers.airbyte import AirbyteSyncTrigger
 from airflow_provider_airbyte_sync.watch import Watch, describe, failed_error, summary
 
 if TYPE_CHECKING:
@@ -75,6 +74,8 @@ class AirbyteJobSensor(BaseSensorOperator):
         positive("timeout", self.timeout)
         if not self.deferrable:
             return super().execute(context)
+        from airflow_provider_airbyte_sync.triggers.airbyte import AirbyteSyncTrigger
+
         self.defer(
             trigger=AirbyteSyncTrigger(
                 job_id=job_id,

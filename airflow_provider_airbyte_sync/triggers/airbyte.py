@@ -10,11 +10,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_airbyte_sync.errors import AirbyteError
-from airflow_provider_airbyte_sync.watch import Watch, failure_message
-
-# Deferred watches poll every 15 s by default: 1,000 watches at 3 s would be 333 requests a second.
-DEFERRED_POLL_INTERVAL_S = 15.0
-EVENT_STATUSES = ("succeeded", "failed", "timeout", "error")
+from airflow_provider_airbyte_sync.watch import DEFERRED_POLL_INTERVAL_S, Watch, failure_message
 
 
 class AirbyteSyncTrigger(BaseTrigger):
