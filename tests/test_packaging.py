@@ -69,3 +69,21 @@ def test_airflow_providers_list_shows_the_provider() -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "airflow-provider-airbyte-sync" in result.stdout
+
+
+def test_dag_parsing_imports_no_http_library() -> None:
+    """DAG files import the operator and sensor: requests and aiohttp load only where I/O happens."""
+    code = (
+        "import sys, airflow.sdk\n"
+        "before = set(sys.modules)\n"
+        "import airflow_provider_airbyte_sync.operators.airbyte\n"
+        "import airflow_provider_airbyte_sync.sensors.airbyte\n"
+        "import airflow_provider_airbyte_sync.hooks.airbyte\n"
+        "new = set(sys.modules) - before\n"
+        "heavy = sorted(m for m in new if m.split('.')[0] in ('requests', 'aiohttp', 'urllib3')"
+        " or m in ('airflow.triggers.base', 'airflow_provider_airbyte_sync.testing'))\n"
+        "print(heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
