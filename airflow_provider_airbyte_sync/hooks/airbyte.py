@@ -43,8 +43,9 @@ T = TypeVar("T")
 
 CONN_TYPE = "airbyte_sync"
 DEFAULT_CONN_ID = "airbyte_default"
-# One token fetch at a time in this process (threads of one worker share the cache).
-_TOKEN_LOCK = threading.Lock()
+# One token fetch at a time in this process (threads of one worker share the cache). Re-entrant:
+# on_kill runs in a signal handler, maybe while this thread is inside a fetch.
+_TOKEN_LOCK = threading.RLock()
 
 
 def read_settings(conn: Connection) -> Settings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, BaseOperatorLink, conf
@@ -158,8 +159,9 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         self.job_id: int | None = None
         self._owned = False
 
-    @property
+    @cached_property
     def hook(self) -> AirbyteHook:
+        """One hook (one kept-alive HTTP session) for all of this task's calls."""
         return AirbyteHook(airbyte_conn_id=self.airbyte_conn_id, api_version=self.api_version)
 
     def _validate(self) -> None:

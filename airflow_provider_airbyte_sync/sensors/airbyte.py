@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
@@ -64,8 +65,9 @@ class AirbyteJobSensor(BaseSensorOperator):
         self.api_version = api_version
         self.deferrable = deferrable
 
-    @property
+    @cached_property
     def hook(self) -> AirbyteHook:
+        """One hook (one kept-alive HTTP session) for all of this task's calls."""
         return AirbyteHook(airbyte_conn_id=self.airbyte_conn_id, api_version=self.api_version)
 
     def execute(self, context: Context) -> Any:
