@@ -386,6 +386,7 @@ def drive_every_operation(hook: AirbyteHook, emulator: AirbyteEmulator, server_v
     with pytest.raises(AirbyteJobNotFound):
         hook.cancel_job(UNKNOWN_JOB_ID)
 
+    assert hook.get_workspace_id(DEFAULT_CONNECTION_ID) == DEFAULT_WORKSPACE_ID
     url = hook.job_url(DEFAULT_CONNECTION_ID)
     assert url is not None
     assert f"/workspaces/{DEFAULT_WORKSPACE_ID}/connections/{DEFAULT_CONNECTION_ID}/" in url

@@ -103,6 +103,7 @@ class AirbyteHook(BaseHook):
         self.airbyte_conn_id = airbyte_conn_id
         self.api_version = api_version
         self._quick = False  # test_connection: short timeouts, no retries
+        self._workspaces: dict[str, str] = {}  # connection id -> workspace id, as Airbyte told us
 
     # ---------------------------------------------------------------- set-up (lazy)
     @cached_property
@@ -265,7 +266,10 @@ class AirbyteHook(BaseHook):
     def get_airbyte_connection(self, connection_id: str) -> AirbyteConnection:
         """The Airbyte connection, after checking the id is a UUID."""
         connection_id = client.check_connection_id(connection_id)
-        return self.run(self.dialect.get_connection(connection_id))
+        connection = self.run(self.dialect.get_connection(connection_id))
+        if connection.workspace_id:
+            self._workspaces[connection_id] = connection.workspace_id
+        return connection
 
     def check_active(self, connection_id: str) -> AirbyteConnection:
         """The Airbyte connection, or :class:`AirbyteConnectionNotActive` if Airbyte would not sync it."""
@@ -401,7 +405,9 @@ class AirbyteHook(BaseHook):
         if not connection_id:
             return None
         try:
-            workspace_id = workspace_id or self.get_workspace_id(connection_id)
+            workspace_id = (
+                workspace_id or self._workspaces.get(connection_id) or self.get_workspace_id(connection_id)
+            )
         except AirbyteError:
             return None
         return client.job_url(self.settings, workspace_id, connection_id)
