@@ -408,6 +408,34 @@ def settings_from_connection(
     )
 
 
+def settings_from_airflow(conn: Any) -> Settings:
+    """Settings of an Airflow ``Connection``; malformed extra JSON is an error, not an empty dict.
+
+    Reads only the connection's attributes (no lookups, no masking): the same for hook and trigger.
+    """
+    extra: Any = {}
+    if conn.extra:
+        try:
+            extra = json.loads(conn.extra)
+        except ValueError as exc:
+            raise AirbyteConfigError(
+                f"Airflow connection {conn.conn_id!r}: the Extra field is not valid JSON ({exc.msg} at "
+                f"position {exc.pos}). Fix it in Admin > Connections."
+            ) from None
+        if not isinstance(extra, dict):
+            raise AirbyteConfigError(f"Airflow connection {conn.conn_id!r}: Extra must be a JSON object.")
+    return settings_from_connection(
+        conn_id=conn.conn_id,
+        conn_type=conn.conn_type,
+        host=conn.host,
+        port=conn.port,
+        login=conn.login,
+        password=conn.password,
+        schema=conn.schema,
+        extra=extra,
+    )
+
+
 def _config_api_for(base_url: str, flavour: Flavour, origin: str, api_version: str) -> str | None:
     """Where the config API lives beside a public API base (for failure reasons, which only it has)."""
     if flavour == "config":
@@ -884,6 +912,17 @@ class Dialect:
     def _raise(self, response: Response, action: str, subject: Any = "") -> None:
         raise_for_answer(response, action=action, conn_id=self.conn_id, subject=str(subject))
 
+    def _read_connection(self, response: Response, connection_id: str) -> AirbyteConnection:
+        """Both APIs name a connection's fields alike (ConnectionRead, ConnectionResponse)."""
+        self._raise(response, "get connection", connection_id)
+        data = parse_json(response, "get connection")
+        return AirbyteConnection(
+            connection_id=data.get("connectionId", connection_id),
+            name=data.get("name") or "",
+            status=str(data.get("status") or "").lower(),
+            workspace_id=data.get("workspaceId"),
+        )
+
     # Each flow below is a generator: ``result = yield from dialect.get_job(1)``.
     def health(self) -> Generator[Request, Response, bool]:
         response = yield Request("GET", "health", auth=False)
@@ -955,14 +994,7 @@ class ConfigDialect(Dialect):
 
     def get_connection(self, connection_id: str) -> Generator[Request, Response, AirbyteConnection]:
         response = yield Request("POST", "connections/get", json={"connectionId": connection_id})
-        self._raise(response, "get connection", connection_id)
-        data = parse_json(response, "get connection")
-        return AirbyteConnection(
-            connection_id=data.get("connectionId", connection_id),
-            name=data.get("name") or "",
-            status=str(data.get("status") or "").lower(),
-            workspace_id=data.get("workspaceId"),
-        )
+        return self._read_connection(response, connection_id)
 
     def submit(self, connection_id: str, job_type: str) -> Generator[Request, Response, AirbyteJob]:
         path = {"sync": "connections/sync", "reset": "connections/reset", "clear": "connections/clear"}
@@ -1047,14 +1079,7 @@ class PublicDialect(Dialect):
 
     def get_connection(self, connection_id: str) -> Generator[Request, Response, AirbyteConnection]:
         response = yield Request("GET", f"connections/{connection_id}")
-        self._raise(response, "get connection", connection_id)
-        data = parse_json(response, "get connection")
-        return AirbyteConnection(
-            connection_id=data.get("connectionId", connection_id),
-            name=data.get("name") or "",
-            status=str(data.get("status") or "").lower(),
-            workspace_id=data.get("workspaceId"),
-        )
+        return self._read_connection(response, connection_id)
 
     def submit(self, connection_id: str, job_type: str) -> Generator[Request, Response, AirbyteJob]:
         body = {"connectionId": connection_id, "jobType": job_type}

@@ -7,7 +7,6 @@ safe). ``requests`` is imported only when the first request is sent: DAG parsing
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -37,7 +36,6 @@ from airflow_provider_airbyte_sync.watch import Watch, failed_error
 
 if TYPE_CHECKING:
     import requests
-    from airflow.sdk import Connection
 
 T = TypeVar("T")
 
@@ -46,31 +44,6 @@ DEFAULT_CONN_ID = "airbyte_default"
 # One token fetch at a time in this process (threads of one worker share the cache). Re-entrant:
 # on_kill runs in a signal handler, maybe while this thread is inside a fetch.
 _TOKEN_LOCK = threading.RLock()
-
-
-def read_settings(conn: Connection) -> Settings:
-    """Settings of an Airflow connection; malformed extra JSON is an error, not an empty dict."""
-    extra: dict[str, Any] = {}
-    if conn.extra:
-        try:
-            extra = json.loads(conn.extra)
-        except ValueError as exc:
-            raise AirbyteConfigError(
-                f"Airflow connection {conn.conn_id!r}: the Extra field is not valid JSON ({exc.msg} at "
-                f"position {exc.pos}). Fix it in Admin > Connections."
-            ) from None
-        if not isinstance(extra, dict):
-            raise AirbyteConfigError(f"Airflow connection {conn.conn_id!r}: Extra must be a JSON object.")
-    return client.settings_from_connection(
-        conn_id=conn.conn_id,
-        conn_type=conn.conn_type,
-        host=conn.host,
-        port=conn.port,
-        login=conn.login,
-        password=conn.password,
-        schema=conn.schema,
-        extra=extra,
-    )
 
 
 class AirbyteHook(BaseHook):
@@ -110,7 +83,7 @@ class AirbyteHook(BaseHook):
     def settings(self) -> Settings:
         """The connection as this provider reads it (looked up on first use)."""
         conn = BaseHook.get_connection(self.airbyte_conn_id)
-        settings = read_settings(conn)
+        settings = client.settings_from_airflow(conn)
         if settings.secret:
             from airflow.sdk.log import mask_secret
 

@@ -10,7 +10,6 @@ blocks the loop: the Airflow connection is read with ``aget_connection``, secret
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import weakref
@@ -21,7 +20,7 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_airbyte_sync import client
 from airflow_provider_airbyte_sync.client import TOKENS, AirbyteJob, Request, Response, Settings
-from airflow_provider_airbyte_sync.errors import AirbyteConfigError, AirbyteError
+from airflow_provider_airbyte_sync.errors import AirbyteError
 
 if TYPE_CHECKING:
     import aiohttp
@@ -45,26 +44,7 @@ async def aread_settings(conn_id: str) -> Settings:
     """Read the Airflow connection without blocking the loop, and mask its secret."""
     from airflow.sdk.log import amask_secret
 
-    conn = await BaseHook.aget_connection(conn_id)
-    extra: dict[str, Any] = {}
-    if conn.extra:
-        try:
-            extra = json.loads(conn.extra)
-        except ValueError:
-            raise AirbyteConfigError(
-                f"Airflow connection {conn_id!r}: the Extra field is not valid JSON. Fix it in Admin > "
-                "Connections."
-            ) from None
-    settings = client.settings_from_connection(
-        conn_id=conn_id,
-        conn_type=conn.conn_type,
-        host=conn.host,
-        port=conn.port,
-        login=conn.login,
-        password=conn.password,
-        schema=conn.schema,
-        extra=extra if isinstance(extra, dict) else {},
-    )
+    settings = client.settings_from_airflow(await BaseHook.aget_connection(conn_id))
     if settings.secret:
         await amask_secret(settings.secret)
     return settings
