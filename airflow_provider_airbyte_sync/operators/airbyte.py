@@ -387,11 +387,12 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         result = summary(job, url=url, queued_s=queued_s)
         context["ti"].xcom_push(key=SUMMARY_XCOM, value=result)
         self.log.info(
-            "Airbyte job %s succeeded: %s rows, %s bytes in %ss.",
+            "Airbyte job %s succeeded: %s rows, %s bytes in %ss (%ss of it waiting to run).",
             job.job_id,
             result["rows_synced"],
             result["bytes_synced"],
             result["duration_s"],
+            result["queued_s"] if result["queued_s"] is not None else "unknown",
         )
         return job.job_id
 
