@@ -19,7 +19,7 @@ from collections.abc import Generator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
@@ -186,7 +186,7 @@ class Settings:
     web_url: str | None = None
     config_api_url: str | None = None
 
-    @property
+    @cached_property
     def cache_key(self) -> tuple[str, str, str]:
         """Key of the process-wide token cache: token URL, client id and a digest of the secret.
 
