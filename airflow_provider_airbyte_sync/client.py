@@ -766,6 +766,41 @@ def backoff_delay(tries: int, response: Response | None = None, rng: random.Rand
     return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
 
 
+class Attempts:
+    """The retry rule for sending one request, step by step; both transports follow it.
+
+    After each answer, :meth:`after` says what to do: ``("done", 0)`` keep this answer, ``("renew",
+    0)`` drop the refused token and send again at once (once: a 401 to a client-credentials token
+    means it expired), or ``("retry", delay)`` send again after ``delay`` seconds (reads and cancels
+    only, on transient failures, at most ``MAX_TRIES`` sends).
+    """
+
+    def __init__(self, request: Request, settings: Settings, *, retries: bool = True) -> None:
+        self.request = request
+        self.settings = settings
+        self.retries = retries
+        self.tries = 0
+        self.renewed = False
+
+    def after(self, response: Response, authorization: str | None) -> tuple[str, float]:
+        self.tries += 1
+        expired = response.status == 401 and self.settings.auth == "client_credentials"
+        if expired and authorization and not self.renewed:
+            TOKENS.drop(self.settings.cache_key, authorization.removeprefix("Bearer "))
+            self.renewed = True
+            self.tries -= 1  # a renewal is not a retry
+            return "renew", 0.0
+        if self.retries and should_retry(self.request, response) and self.tries < MAX_TRIES:
+            return "retry", backoff_delay(self.tries, response)
+        return "done", 0.0
+
+    def describe(self, response: Response, delay: float) -> str:
+        return (
+            f"Airbyte {self.request.method} {self.request.url} answered {response.status or response.error}; "
+            f"retrying in {delay:.1f}s (try {self.tries} of {MAX_TRIES})."
+        )
+
+
 # --------------------------------------------------------------------------------------------------
 # Tokens (client credentials)
 # --------------------------------------------------------------------------------------------------

@@ -124,32 +124,17 @@ class AirbyteHook(BaseHook):
             return stop.value
 
     def send(self, request: Request) -> Response:
-        """Send one request: auth header, timeouts, safe retries, a token renewed once on 401."""
-        tries = 0
-        renewed = False
+        """Send one request: auth header, timeouts, and the retry rule of :class:`client.Attempts`."""
+        attempts = client.Attempts(request, self.settings, retries=not self._quick)
         while True:
-            tries += 1
-            token = self._auth_header(request)
-            response = self._send_once(request, token)
-            expired = response.status == 401 and self.settings.auth == "client_credentials"
-            if expired and token and not renewed:
-                TOKENS.drop(self.settings.cache_key, token.removeprefix("Bearer "))
-                renewed = True
-                continue
-            if not self._quick and client.should_retry(request, response) and tries < client.MAX_TRIES:
-                delay = client.backoff_delay(tries, response)
-                self.log.warning(
-                    "Airbyte %s %s answered %s; retrying in %.1fs (try %d of %d).",
-                    request.method,
-                    request.url,
-                    response.status or response.error,
-                    delay,
-                    tries,
-                    client.MAX_TRIES,
-                )
+            authorization = self._auth_header(request)
+            response = self._send_once(request, authorization)
+            step, delay = attempts.after(response, authorization)
+            if step == "done":
+                return response
+            if step == "retry":
+                self.log.warning(attempts.describe(response, delay))
                 time.sleep(delay)
-                continue
-            return response
 
     def _auth_header(self, request: Request) -> str | None:
         settings = self.settings

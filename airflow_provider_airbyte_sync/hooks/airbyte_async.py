@@ -97,23 +97,18 @@ class AsyncAirbyteClient:
             return stop.value
 
     async def send(self, request: Request) -> Response:
-        """Send one request with the hook's rules: safe retries with backoff, a token renewed on 401."""
+        """Send one request with the hook's rules (:class:`client.Attempts`), never blocking the loop."""
         assert self.settings is not None  # noqa: S101 - set in __aenter__
-        tries = 0
-        renewed = False
+        attempts = client.Attempts(request, self.settings)
         while True:
-            tries += 1
-            token = await self._auth_header(request)
-            response = await self._send_once(request, token)
-            expired = response.status == 401 and self.settings.auth == "client_credentials"
-            if expired and token and not renewed:
-                TOKENS.drop(self.settings.cache_key, token.removeprefix("Bearer "))
-                renewed = True
-                continue
-            if client.should_retry(request, response) and tries < client.MAX_TRIES:
-                await asyncio.sleep(client.backoff_delay(tries, response))
-                continue
-            return response
+            authorization = await self._auth_header(request)
+            response = await self._send_once(request, authorization)
+            step, delay = attempts.after(response, authorization)
+            if step == "done":
+                return response
+            if step == "retry":
+                log.info(attempts.describe(response, delay))
+                await asyncio.sleep(delay)
 
     async def _auth_header(self, request: Request) -> str | None:
         settings = self.settings
