@@ -49,7 +49,7 @@ def is_transient(error: Exception) -> bool:
 
 def describe(job: AirbyteJob) -> str:
     """One line of progress: status, rows and bytes so far."""
-    parts = [f"Airbyte job {job.job_id} is {job.status}"]
+    parts = [f"Airbyte job {job.job_id}: {job.status}"]
     if job.rows_synced is not None:
         parts.append(f"{job.rows_synced:,} rows")
     if job.bytes_synced is not None:

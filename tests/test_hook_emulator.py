@@ -147,7 +147,7 @@ def test_incomplete_and_queued_are_waited_for(
     done = hook.wait_for_job(job.job_id, wait_seconds=0.05, timeout=30)
     assert done.status == "succeeded" and done.attempts == 2
     text = capsys.readouterr().out
-    assert "is queued" in text and "is incomplete" in text and "an attempt failed, Airbyte retries" in text
+    assert ": queued" in text and ": incomplete" in text and "an attempt failed, Airbyte retries" in text
 
 
 def test_timeout_cancels_the_job_unless_told_not_to(

@@ -370,7 +370,7 @@ def test_sensor_logs_each_status_change_once_across_reschedules(
     for _ in range(3):  # each reschedule is a new process: only the state store carries over
         assert sensor.poke(run.next_try()) is False
     out = capsys.readouterr().out
-    assert out.count(f"Airbyte job {job} is") == 1
+    assert out.count(f"Airbyte job {job}: ") == 1
 
 
 def test_defer_timeout_resumes_into_failure_and_cancels_the_stored_job(airbyte: Any) -> None:

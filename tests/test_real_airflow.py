@@ -149,7 +149,7 @@ def test_example_deferrable_dag_watches_its_sync_in_the_triggerer(
     assert holders and holders <= triggerers, (holders, triggerers)
     logs = real_airflow.trigger_logs(dag_id, run_id, task_id)
     assert set(logs) <= triggerers and set(logs) & holders, (set(logs), holders)
-    running = f"Airbyte job {job['id']} is running"
+    running = f"Airbyte job {job['id']}: running"
     ours = [
         e["event"] for lines in logs.values() for e in lines if e.get("logger", "").startswith(TRIGGER_LOGGER)
     ]
@@ -290,7 +290,7 @@ def test_a_retry_of_a_deferred_task_reattaches_to_the_running_job(
     deferred_in_the_triggerer(real_airflow, dag_id, run_id, task_id)
     job = running_job(real_airflow, emulator, connection_id)
     real_airflow.wait_until(
-        lambda: "is running" in trigger_events(real_airflow, dag_id, run_id, task_id),
+        lambda: ": running" in trigger_events(real_airflow, dag_id, run_id, task_id),
         "the trigger's first poll",
     )
 

@@ -10,7 +10,9 @@ blocks the loop: the Airflow connection is read with ``aget_connection``, secret
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import sys
 import time
 import weakref
 from collections.abc import Generator
@@ -30,6 +32,15 @@ log = logging.getLogger(__name__)
 
 # One token fetch at a time per event loop; the token cache itself is the process-wide one.
 _TOKEN_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+async def _import_aiohttp() -> Any:
+    """aiohttp, imported off the event loop the first time (~0.1 s that would stall every trigger)."""
+    if "aiohttp" not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, "aiohttp")
+    import aiohttp
+
+    return aiohttp
 
 
 def _token_lock() -> asyncio.Lock:
@@ -64,7 +75,7 @@ class AsyncAirbyteClient:
         self.dialect: client.Dialect
 
     async def __aenter__(self) -> AsyncAirbyteClient:
-        import aiohttp
+        aiohttp = await _import_aiohttp()
 
         if self.settings is None:
             self.settings = await aread_settings(self.airbyte_conn_id)

@@ -10,6 +10,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_airbyte_sync.errors import AirbyteError
+from airflow_provider_airbyte_sync.hooks.airbyte_async import AsyncAirbyteClient
 from airflow_provider_airbyte_sync.watch import DEFERRED_POLL_INTERVAL_S, Watch, failure_message
 
 
@@ -88,8 +89,6 @@ class AirbyteSyncTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_airbyte_sync.hooks.airbyte_async import AsyncAirbyteClient
-
         watch = Watch(self.job_id, poll_interval=self.poll_interval, deadline=self.end_time)
         # CancelledError is never caught: a triggerer restart must not end (or fail) the watch.
         try:
@@ -124,8 +123,6 @@ class AirbyteSyncTrigger(BaseTrigger):
         """The task was marked failed or success, or cleared: cancel the job if this task started it."""
         if not (self.owned and self.cancel_on_kill):
             return
-        from airflow_provider_airbyte_sync.hooks.airbyte_async import AsyncAirbyteClient
-
         try:
             async with AsyncAirbyteClient(self.conn_id) as api:
                 await api.cancel_quietly(self.job_id)
