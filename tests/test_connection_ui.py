@@ -363,7 +363,7 @@ class Page:
     """Small helpers over a Selenium driver for Airflow's React UI (Chakra components)."""
 
     driver: Any
-    wait_s: float = 20
+    wait_s: float = 60  # a shared CI machine can be slow to render
 
     def wait(self, condition: Callable[[Any], Any], what: str) -> Any:
         from selenium.webdriver.support.ui import WebDriverWait
