@@ -1214,6 +1214,22 @@ def redirect_note(response: Response) -> str:
 USER_AGENT = "airflow-provider-airbyte-sync"
 
 
+def proxy_for(settings: Settings, url: str) -> str | None:
+    """The proxy for a URL: the connection's own, else the environment's (``HTTPS_PROXY``,
+    ``NO_PROXY``...), as ``requests`` picks it on the hook's path.
+    """
+    scheme = url.split(":", 1)[0].lower()
+    if settings.proxies:
+        return settings.proxies.get(scheme)
+    from urllib.request import getproxies, proxy_bypass
+
+    host = urlsplit(url).hostname or ""
+    proxies = getproxies()
+    if not proxies or proxy_bypass(host):
+        return None
+    return proxies.get(scheme)
+
+
 @lru_cache(maxsize=8)
 def ssl_context(verify: bool | str) -> ssl.SSLContext | None:
     """One SSL context per CA bundle, shared by both transports (``None``: the library default).

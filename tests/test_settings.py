@@ -189,3 +189,28 @@ def test_bad_connections_get_one_clear_error(fields: dict[str, Any], fix: str) -
     with pytest.raises(AirbyteConfigError, match="Airflow connection 'c'") as error:
         read(**fields)
     assert fix in str(error.value)
+
+
+def test_proxy_for_the_async_path_follows_the_connection_then_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow_provider_airbyte_sync.client import proxy_for
+
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "all_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    plain = read(host="https://airbyte.example.com")
+    assert proxy_for(plain, "https://airbyte.example.com/api/v1/jobs/get") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://env-proxy:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example.com")
+    assert proxy_for(plain, "https://airbyte.example.com/api/v1/x") == "http://env-proxy:3128"
+    assert proxy_for(plain, "https://airbyte.internal.example.com/api/v1/x") is None
+    own = read(host="https://airbyte.example.com", extra={"proxies": '{"https": "http://own:1"}'})
+    assert proxy_for(own, "https://airbyte.example.com/api/v1/x") == "http://own:1"

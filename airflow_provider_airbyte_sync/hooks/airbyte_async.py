@@ -68,10 +68,16 @@ class AsyncAirbyteClient:
     renewal and timeouts follow the same rules as the hook.
     """
 
-    def __init__(self, airbyte_conn_id: str, settings: Settings | None = None) -> None:
+    def __init__(
+        self, airbyte_conn_id: str, settings: Settings | None = None, *, keepalive_s: float = 15.0
+    ) -> None:
         self.airbyte_conn_id = airbyte_conn_id
         self.settings = settings
+        # A watch polls every N seconds: keep its connection open longer than that, or every poll
+        # opens a new TCP connection.
+        self.keepalive_s = keepalive_s
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, str | None] = {}
         self.dialect: client.Dialect
 
     async def __aenter__(self) -> AsyncAirbyteClient:
@@ -87,9 +93,11 @@ class AsyncAirbyteClient:
             ssl = None if verify else False
         self.dialect = client.dialect_for(self.settings, self.airbyte_conn_id)
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ssl=ssl, limit=4),
+            connector=aiohttp.TCPConnector(ssl=ssl, limit=4, keepalive_timeout=self.keepalive_s),
             headers={"Accept": "application/json", "User-Agent": client.USER_AGENT},
-            trust_env=True,
+            # trust_env=True would send a .netrc lookup and a proxy lookup to a thread pool on every
+            # request (measured: half the CPU at 5,000 watches); proxies are resolved once instead.
+            trust_env=False,
         )
         return self
 
@@ -151,7 +159,10 @@ class AsyncAirbyteClient:
         read = settings.create_timeout if request.kind == "create" else settings.read_timeout
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout, sock_read=read)
         headers = {"Authorization": authorization} if authorization else {}
-        proxy = (settings.proxies or {}).get(url.split(":", 1)[0])
+        origin = "/".join(url.split("/", 3)[:3])  # scheme://host:port
+        if origin not in self._proxies:
+            self._proxies[origin] = client.proxy_for(settings, url)
+        proxy = self._proxies[origin]
         try:
             async with self._session.request(
                 request.method,

@@ -92,7 +92,7 @@ class AirbyteSyncTrigger(BaseTrigger):
         watch = Watch(self.job_id, poll_interval=self.poll_interval, deadline=self.end_time)
         # CancelledError is never caught: a triggerer restart must not end (or fail) the watch.
         try:
-            async with AsyncAirbyteClient(self.conn_id) as api:
+            async with AsyncAirbyteClient(self.conn_id, keepalive_s=self.poll_interval + 30) as api:
                 while True:
                     try:
                         job = await api.get_job(self.job_id)
