@@ -21,10 +21,6 @@ from airflow_provider_airbyte_sync.errors import (
     AirbyteUnreachable,
 )
 
-# Deferred watches poll every 15 s by default: 1,000 watches at 3 s would be 333 requests a second.
-DEFERRED_POLL_INTERVAL_S = 15.0
-# The ``status`` of every event AirbyteSyncTrigger yields.
-EVENT_STATUSES = ("succeeded", "failed", "timeout", "error")
 # How long a watch survives Airbyte being unreachable or answering 5xx, counted from the first
 # failed poll of a run of failures (each poll already retried its request with backoff).
 ERROR_BUDGET_S = 600.0

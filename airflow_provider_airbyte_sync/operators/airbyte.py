@@ -2,7 +2,8 @@
 
 Thin on purpose: the hook starts jobs exactly once and watches them, the trigger watches them from
 the triggerer; this module chooses the mode, keeps the job id where a retry finds it, and turns the
-outcome into XCom values and task states. Heavy libraries are not imported here (DAG parsing).
+outcome into XCom values and task states. DAG parsing imports this module, so the hook, the
+client and the trigger are imported only when the task runs.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, BaseOperatorLink, conf
-from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_airbyte_sync import client
 from airflow_provider_airbyte_sync.errors import (
     AirbyteConfigError,
     AirbyteJobFailed,
@@ -24,13 +23,15 @@ from airflow_provider_airbyte_sync.errors import (
     AirbyteSyncAlreadyRunning,
     AirbyteTimeout,
 )
-from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
-from airflow_provider_airbyte_sync.watch import (
+from airflow_provider_airbyte_sync.tasks import (
+    BLOCKING_POLL_INTERVAL_S,
+    DEFER_MARGIN_S,
     DEFERRED_POLL_INTERVAL_S,
-    EVENT_STATUSES,
-    Watch,
-    failed_error,
-    summary,
+    SUMMARY_XCOM,
+    URL_XCOM,
+    check_event,
+    positive,
+    raise_for_event,
 )
 
 if TYPE_CHECKING:
@@ -38,13 +39,9 @@ if TYPE_CHECKING:
     from airflow.sdk.types import TaskInstanceKey
 
     from airflow_provider_airbyte_sync.client import AirbyteJob
+    from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 
-BLOCKING_POLL_INTERVAL_S = 3.0
 STATE_KEY = "airbyte_job"  # task state store: the job (or the intent to create one) of this task
-SUMMARY_XCOM = "airbyte_job"
-URL_XCOM = "airbyte_job_url"
-# The defer timeout is a backstop: the trigger's own deadline (which cancels the job) fires first.
-DEFER_MARGIN_S = 300.0
 
 
 class AirbyteJobLink(BaseOperatorLink):
@@ -56,36 +53,6 @@ class AirbyteJobLink(BaseOperatorLink):
         from airflow.sdk.execution_time.xcom import XCom
 
         return XCom.get_value(key=URL_XCOM, ti_key=ti_key) or ""
-
-
-def positive(name: str, value: Any) -> float:
-    """A positive number of seconds, or a clear error naming the argument."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = -1.0
-    if number <= 0:
-        raise AirbyteConfigError(f"{name} must be a positive number of seconds, not {value!r}.")
-    return number
-
-
-def check_event(event: Any) -> Mapping[str, Any]:
-    """Validate a trigger event (the one shape ``AirbyteSyncTrigger`` yields)."""
-    if not isinstance(event, Mapping) or event.get("status") not in EVENT_STATUSES:
-        raise AirflowException(f"Unexpected event from AirbyteSyncTrigger: {event!r}")
-    return event
-
-
-def raise_for_event(event: Mapping[str, Any]) -> None:
-    """Fail the task for an event that is not success, with the trigger's message."""
-    status = event["status"]
-    if status == "succeeded":
-        return
-    if status == "failed":
-        raise AirbyteJobFailed(event["message"], job=event.get("job"))
-    if status == "timeout":
-        raise AirbyteTimeout(event["message"])
-    raise AirflowException(event["message"])
 
 
 class AirbyteTriggerSyncOperator(BaseOperator):
@@ -162,10 +129,14 @@ class AirbyteTriggerSyncOperator(BaseOperator):
     @cached_property
     def hook(self) -> AirbyteHook:
         """One hook (one kept-alive HTTP session) for all of this task's calls."""
+        from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
+
         return AirbyteHook(airbyte_conn_id=self.airbyte_conn_id, api_version=self.api_version)
 
     def _validate(self) -> None:
         """Check the rendered arguments before anything is started."""
+        from airflow_provider_airbyte_sync import client
+
         self.connection_id = client.check_connection_id(self.connection_id)
         client.check_job_type(self.job_type)
         positive("timeout", self.timeout)
@@ -280,10 +251,14 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         if job.state == "succeeded":
             return self._finish(context, job, url)
         if self.asynchronous:
+            from airflow_provider_airbyte_sync.watch import summary
+
             context["ti"].xcom_push(key=SUMMARY_XCOM, value=summary(job, url=url))
             return job.job_id
         if self.deferrable:
             self._defer_on(job.job_id, deadline, owned=self._owned, url=url)
+        from airflow_provider_airbyte_sync.watch import Watch
+
         watch = Watch(job.job_id, poll_interval=self.poll_interval, deadline=deadline)
         done = hook.wait_for_job(
             job.job_id,
@@ -376,12 +351,16 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         event = check_event(event)
         self.job_id = int(event["job_id"])
         raise_for_event(event)
-        job = client.AirbyteJob.from_dict(event["job"])
+        from airflow_provider_airbyte_sync.client import AirbyteJob
+
+        job = AirbyteJob.from_dict(event["job"])
         return self._finish(context, job, event.get("url"), event.get("queued_s"))
 
     def _finish(
         self, context: Context, job: AirbyteJob, url: str | None, queued_s: float | None = None
     ) -> int:
+        from airflow_provider_airbyte_sync.watch import failed_error, summary
+
         if job.state != "succeeded":
             raise failed_error(job)
         result = summary(job, url=url, queued_s=queued_s)

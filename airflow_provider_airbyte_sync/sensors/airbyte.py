@@ -10,20 +10,19 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
-from airflow_provider_airbyte_sync import client
 from airflow_provider_airbyte_sync.errors import AirbyteError
-from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
-from airflow_provider_airbyte_sync.operators.airbyte import (
+from airflow_provider_airbyte_sync.tasks import (
     DEFER_MARGIN_S,
     SUMMARY_XCOM,
     check_event,
     positive,
     raise_for_event,
 )
-from airflow_provider_airbyte_sync.watch import Watch, describe, failed_error, summary
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 
 STATE_KEY = "airbyte_sensor"  # last status logged and when an unknown status was first seen
 
@@ -68,9 +67,13 @@ class AirbyteJobSensor(BaseSensorOperator):
     @cached_property
     def hook(self) -> AirbyteHook:
         """One hook (one kept-alive HTTP session) for all of this task's calls."""
+        from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
+
         return AirbyteHook(airbyte_conn_id=self.airbyte_conn_id, api_version=self.api_version)
 
     def execute(self, context: Context) -> Any:
+        from airflow_provider_airbyte_sync import client
+
         job_id = client.check_job_id(self.airbyte_job_id)
         positive("poke_interval", self.poke_interval)
         positive("timeout", self.timeout)
@@ -92,6 +95,9 @@ class AirbyteJobSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
+        from airflow_provider_airbyte_sync import client
+        from airflow_provider_airbyte_sync.watch import Watch, describe, failed_error, summary
+
         job_id = client.check_job_id(self.airbyte_job_id)
         hook = self.hook
         store = context.get("task_state_store")  # type: ignore[call-overload]
@@ -129,7 +135,10 @@ class AirbyteJobSensor(BaseSensorOperator):
         """Resumed from the trigger: return the summary or fail with the job's reason."""
         event = check_event(event)
         raise_for_event(event)
-        job = client.AirbyteJob.from_dict(event["job"])
+        from airflow_provider_airbyte_sync.client import AirbyteJob
+        from airflow_provider_airbyte_sync.watch import summary
+
+        job = AirbyteJob.from_dict(event["job"])
         result = summary(job, url=self.hook.job_url(job.connection_id or ""), queued_s=event.get("queued_s"))
         context["ti"].xcom_push(key=SUMMARY_XCOM, value=result)
         return result

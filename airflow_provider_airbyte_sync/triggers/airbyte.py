@@ -11,7 +11,8 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_airbyte_sync.errors import AirbyteError
 from airflow_provider_airbyte_sync.hooks.airbyte_async import AsyncAirbyteClient
-from airflow_provider_airbyte_sync.watch import DEFERRED_POLL_INTERVAL_S, Watch, failure_message
+from airflow_provider_airbyte_sync.tasks import DEFERRED_POLL_INTERVAL_S
+from airflow_provider_airbyte_sync.watch import Watch, failure_message
 
 
 class AirbyteSyncTrigger(BaseTrigger):

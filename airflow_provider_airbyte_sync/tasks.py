@@ -1,0 +1,54 @@
+"""What the operator and the sensor share: argument checks, trigger events, XCom keys.
+
+Light on purpose: DAG parsing imports the operator and sensor modules, which import this one and
+nothing heavier; the hook, the client and the trigger are imported when a task runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_provider_airbyte_sync.errors import AirbyteConfigError, AirbyteJobFailed, AirbyteTimeout
+
+SUMMARY_XCOM = "airbyte_job"
+URL_XCOM = "airbyte_job_url"
+BLOCKING_POLL_INTERVAL_S = 3.0
+# Deferred watches poll every 15 s by default: 1,000 watches at 3 s would be 333 requests a second.
+DEFERRED_POLL_INTERVAL_S = 15.0
+# The defer timeout is a backstop: the trigger's own deadline (which cancels the job) fires first.
+DEFER_MARGIN_S = 300.0
+# The ``status`` of every event AirbyteSyncTrigger yields.
+EVENT_STATUSES = ("succeeded", "failed", "timeout", "error")
+
+
+def positive(name: str, value: Any) -> float:
+    """A positive number of seconds, or a clear error naming the argument."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if number <= 0:
+        raise AirbyteConfigError(f"{name} must be a positive number of seconds, not {value!r}.")
+    return number
+
+
+def check_event(event: Any) -> Mapping[str, Any]:
+    """Validate a trigger event (the one shape ``AirbyteSyncTrigger`` yields)."""
+    if not isinstance(event, Mapping) or event.get("status") not in EVENT_STATUSES:
+        raise AirflowException(f"Unexpected event from AirbyteSyncTrigger: {event!r}")
+    return event
+
+
+def raise_for_event(event: Mapping[str, Any]) -> None:
+    """Fail the task for an event that is not success, with the trigger's message."""
+    status = event["status"]
+    if status == "succeeded":
+        return
+    if status == "failed":
+        raise AirbyteJobFailed(event["message"], job=event.get("job"))
+    if status == "timeout":
+        raise AirbyteTimeout(event["message"])
+    raise AirflowException(event["message"])
