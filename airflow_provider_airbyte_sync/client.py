@@ -341,7 +341,7 @@ def settings_from_connection(
     elif path.endswith(f"/{api_version}"):
         flavour = "public"  # OSS 0.50-0.51 served the public API on port 8006 at /v1
     elif auth_choice == "client_credentials" or (
-        auth_choice == "auto" and not token and login and password and _looks_like_uuid(login)
+        auth_choice == "auto" and not token and login and password and is_uuid(login)
     ):
         flavour = "public"
     else:
@@ -360,7 +360,7 @@ def settings_from_connection(
     elif token:
         auth = "bearer"
     elif login and password:
-        auth = "client_credentials" if flavour == "public" or _looks_like_uuid(login) else "basic"
+        auth = "client_credentials" if flavour == "public" or is_uuid(login) else "basic"
     else:
         auth = "none"
     if auth == "basic" and not (login and password):
@@ -482,7 +482,7 @@ def _official_settings(
     )
 
 
-def _looks_like_uuid(value: str) -> bool:
+def is_uuid(value: str) -> bool:
     try:
         uuid.UUID(str(value))
     except ValueError:
@@ -492,7 +492,7 @@ def _looks_like_uuid(value: str) -> bool:
 
 def check_connection_id(connection_id: Any) -> str:
     """Refuse a connection id that is not a UUID before any request is sent."""
-    if not isinstance(connection_id, str) or not _looks_like_uuid(connection_id.strip()):
+    if not isinstance(connection_id, str) or not is_uuid(connection_id.strip()):
         raise AirbyteConfigError(
             f"connection_id {connection_id!r} is not an Airbyte connection id: use the UUID from the "
             "connection's URL in the Airbyte UI (…/connections/<uuid>)."
@@ -580,16 +580,6 @@ class Response:
     def is_html(self) -> bool:
         kind = (self.header("content-type") or "").lower()
         return "html" in kind or self.body.lstrip()[:15].lower().startswith((b"<!doctype", b"<html"))
-
-    @property
-    def outcome_unknown(self) -> bool:
-        """For a create: no answer or a gateway/server error means the job may or may not exist."""
-        return self.status == 0 or (self.status >= 500 and not self._known_500)
-
-    @property
-    def _known_500(self) -> bool:
-        text = airbyte_message(self).lower()
-        return any(marker in text for marker in ("already running", "active connection", "could not find"))
 
 
 def airbyte_message(response: Response, limit: int = 300) -> str:

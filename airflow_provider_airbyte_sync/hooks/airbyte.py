@@ -217,7 +217,7 @@ class AirbyteHook(BaseHook):
         Called with an Airflow connection id instead (as ``BaseHook.get_connection``), it returns that
         Airflow connection, so Airflow's own uses of the hook keep working.
         """
-        if not client._looks_like_uuid(str(connection_id)):
+        if not client.is_uuid(str(connection_id)):
             return BaseHook.get_connection(connection_id)
         return self.run(self.dialect.get_connection(str(connection_id)))
 
