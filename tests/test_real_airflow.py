@@ -40,6 +40,7 @@ SCRIPTS = {
     "mark_success": ENDLESS,
     "clear": QUICK,
     "timeout": ENDLESS,
+    "dagrun_timeout": ENDLESS,
     "blocking_retry": UNTIL_FINISHED,
     "deferred_retry": UNTIL_FINISHED,
 }
@@ -253,6 +254,36 @@ def test_the_timeout_while_deferred_fails_the_task_and_cancels_its_job(
     message = f"Airbyte job {job['id']} did not end within the timeout of 5.0s (last status: running)."
     assert message in real_airflow.task_log(dag_id, run_id, task_id)
     assert f"Cancelled Airbyte job {job['id']}." in trigger_events(real_airflow, dag_id, run_id, task_id)
+
+
+def test_the_dag_run_timing_out_while_deferred_cancels_the_job_through_on_kill(
+    real_airflow: RealAirflow, emulator: AirbyteEmulator
+) -> None:
+    dag_id, task_id = "airbyte_deferred_dagrun_timeout", "sync"
+    connection_id = CONNECTIONS["dagrun_timeout"]
+    run_id = real_airflow.run_dag(dag_id, {"connection_id": connection_id})
+    deferred_in_the_triggerer(real_airflow, dag_id, run_id, task_id)
+    job = running_job(real_airflow, emulator, connection_id)
+
+    run = real_airflow.wait_for_dag_run(dag_id, run_id, timeout=60)
+
+    # Airflow 3.3.2 fails the run and skips its unfinished tasks (the deferred one too); the
+    # triggerer then drops the trigger of a task no longer deferred as it does after a user's
+    # action: on_kill runs and cancels the job this task started.
+    assert run["state"] == "failed" and run["duration"] >= 10, run
+    ti = real_airflow.wait_for_task(dag_id, run_id, task_id)
+    assert (ti["state"], ti["try_number"]) == ("skipped", 1)
+    assert job_status(real_airflow, emulator, job["id"], "cancelled")["status"] == "cancelled"
+    assert len(emulator.jobs(connection_id)) == 1
+
+    def trigger_ended() -> str | None:
+        events = trigger_events(real_airflow, dag_id, run_id, task_id)
+        return events if "trigger completed" in events else None
+
+    events = real_airflow.wait_until(trigger_ended, "the trigger's end in its log")
+    assert "Trigger cancelled by user action, invoking on_kill" in events, events
+    assert f"Cancelled Airbyte job {job['id']}." in events, events
+    assert "did not end within the timeout" not in events, events  # on_kill, not the trigger's deadline
 
 
 # ---------------------------------------------------------------- retries re-attach

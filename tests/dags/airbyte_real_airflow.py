@@ -27,6 +27,19 @@ with DAG(dag_id="airbyte_deferred_timeout", schedule=None, catchup=False, params
         task_id="sync", connection_id=CONNECTION, deferrable=True, wait_seconds=1, timeout=5
     )
 
+# Deferred, an hour allowed, in a DAG run allowed 10 s: the run times out while the task is deferred.
+with DAG(
+    dag_id="airbyte_deferred_dagrun_timeout",
+    schedule=None,
+    catchup=False,
+    params=PARAMS,
+    tags=["test"],
+    dagrun_timeout=timedelta(seconds=10),
+):
+    AirbyteTriggerSyncOperator(
+        task_id="sync", connection_id=CONNECTION, deferrable=True, wait_seconds=1, timeout=3600
+    )
+
 # Deferred with a retry: a try that fails while the job runs is followed by one that re-attaches.
 with DAG(dag_id="airbyte_deferred_retry", schedule=None, catchup=False, params=PARAMS, tags=["test"]):
     AirbyteTriggerSyncOperator(
