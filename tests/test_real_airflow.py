@@ -160,8 +160,6 @@ def test_example_deferrable_dag_watches_its_sync_in_the_triggerer(
     assert any(line.startswith("Pausing task as DEFERRED") for line in worker), worker
     assert not [line for line in worker if line.startswith(running)], worker
     assert running in real_airflow.task_log(dag_id, run_id, task_id)  # the UI shows both parts
-    # Nothing of ours blocked the triggerer's event loop (Airflow warns past 0.2 s).
-    assert "async thread was blocked" not in real_airflow.log_text("triggerer")
 
     # XCom: the job id, and the summary of a succeeded job.
     assert real_airflow.xcom(dag_id, run_id, task_id) == job["id"]
