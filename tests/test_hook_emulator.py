@@ -270,3 +270,16 @@ def test_slow_read_past_its_timeout_is_retried(
     emulator.add_fault(r"/jobs/\d+$", delay_s=1.0, count=2)
     assert hook.get_job_details(job_id).job_id == job_id
     assert emulator.stats()["by_endpoint"]["GET /api/public/v1/jobs/{jobId}"] == 3
+
+
+@pytest.mark.parametrize("deployment", ["config", "public"])
+def test_cancelling_a_finished_job_is_done_not_an_error(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], deployment: str
+) -> None:
+    emulator = emulator_factory()
+    job_id = emulator.start_job(DEFAULT_CONNECTION_ID)
+    emulator.advance(60)
+    hook = hook_for(emulator, airflow_conn, deployment, "none")
+    answer = hook.cancel_job(job_id)  # public: a state-conflict 409; config: the job unchanged
+    assert answer is None or answer.status == "succeeded"
+    assert emulator.job(job_id)["status"] == "succeeded"
