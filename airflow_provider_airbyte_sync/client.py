@@ -849,6 +849,18 @@ def basic_header(settings: Settings) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
+def needs_token(settings: Settings, request: Request) -> bool:
+    """Whether the request's Authorization comes from the client-credentials token cache."""
+    return request.auth and settings.auth == "client_credentials"
+
+
+def fixed_authorization(settings: Settings, request: Request) -> str | None:
+    """The Authorization header of a request that needs no token fetch (``None``: no header)."""
+    if not request.auth or settings.auth in ("none", "client_credentials"):
+        return None
+    return basic_header(settings) if settings.auth == "basic" else f"Bearer {settings.secret}"
+
+
 # --------------------------------------------------------------------------------------------------
 # The two dialects
 # --------------------------------------------------------------------------------------------------

@@ -138,12 +138,8 @@ class AirbyteHook(BaseHook):
 
     def _auth_header(self, request: Request) -> str | None:
         settings = self.settings
-        if not request.auth or settings.auth == "none":
-            return None
-        if settings.auth == "basic":
-            return client.basic_header(settings)
-        if settings.auth == "bearer":
-            return f"Bearer {settings.secret}"
+        if not client.needs_token(settings, request):
+            return client.fixed_authorization(settings, request)
         with _TOKEN_LOCK:
             token = TOKENS.get(settings.cache_key, time.monotonic())
             if token is None:

@@ -132,12 +132,8 @@ class AsyncAirbyteClient:
     async def _auth_header(self, request: Request) -> str | None:
         settings = self.settings
         assert settings is not None  # noqa: S101
-        if not request.auth or settings.auth == "none":
-            return None
-        if settings.auth == "basic":
-            return client.basic_header(settings)
-        if settings.auth == "bearer":
-            return f"Bearer {settings.secret}"
+        if not client.needs_token(settings, request):
+            return client.fixed_authorization(settings, request)
         token = TOKENS.get(settings.cache_key, time.monotonic())
         if token is None:
             async with _token_lock():
