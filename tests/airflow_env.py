@@ -40,17 +40,7 @@ def airflow(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess
 
 def xcoms(home: Path, dag_id: str) -> dict[tuple[str, int, str], Any]:
     """Every XCom of the newest run of ``dag_id``: {(task_id, map_index, key): value}."""
-    db = sqlite3.connect(home / "airflow.db")
-    try:
-        (run_id,) = db.execute(
-            "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
-        ).fetchone()
-        rows = db.execute(
-            "SELECT task_id, map_index, key, value FROM xcom WHERE dag_id = ? AND run_id = ?",
-            (dag_id, run_id),
-        ).fetchall()
-    finally:
-        db.close()
+    rows = _newest_run_rows(home, dag_id, "SELECT task_id, map_index, key, value FROM xcom")
     return {(task, index, key): _json(value) for task, index, key, value in rows}
 
 
@@ -60,15 +50,18 @@ def _json(value: Any) -> Any:
 
 
 def task_states(home: Path, dag_id: str) -> dict[tuple[str, int], str]:
+    """The state of every task instance of the newest run of ``dag_id``."""
+    rows = _newest_run_rows(home, dag_id, "SELECT task_id, map_index, state FROM task_instance")
+    return {(task, index): state for task, index, state in rows}
+
+
+def _newest_run_rows(home: Path, dag_id: str, select: str) -> list[tuple[Any, ...]]:
+    """Rows of ``select`` (from a table keyed by dag_id and run_id) for the newest run of ``dag_id``."""
     db = sqlite3.connect(home / "airflow.db")
     try:
         (run_id,) = db.execute(
             "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
         ).fetchone()
-        rows = db.execute(
-            "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = ? AND run_id = ?",
-            (dag_id, run_id),
-        ).fetchall()
+        return db.execute(f"{select} WHERE dag_id = ? AND run_id = ?", (dag_id, run_id)).fetchall()
     finally:
         db.close()
-    return {(task, index): state for task, index, state in rows}

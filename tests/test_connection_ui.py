@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +35,7 @@ from airflow_provider_airbyte_sync.testing import (
     DEFAULT_USERNAME,
     AirbyteEmulator,
 )
+from tests.real_airflow import base_env, free_port, stop_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = ROOT / "docs" / "connection-form.png"
@@ -102,48 +101,11 @@ class AirflowApi:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else "(no log)"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _airflow_env(home: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_")) and k != "AIRFLOW_HOME"
-    }
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__TEST_CONNECTION="Enabled",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",  # tests only: no login
-        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
-    )
-    return env
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate the server's whole process group; kill it if it lingers."""
-    for sig, wait_s in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 @pytest.fixture(scope="module")
 def airflow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowApi]:
     """``airflow api-server`` on a free port of 127.0.0.1, stopped after the module."""
     home = tmp_path_factory.mktemp("airflow_home")
-    env = _airflow_env(home)
+    env = {**base_env(home), "AIRFLOW__CORE__TEST_CONNECTION": "Enabled"}
     airflow = [sys.executable, "-m", "airflow"]
     migrate = subprocess.run(
         [*airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=180, check=False
@@ -151,7 +113,7 @@ def airflow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowApi
     if migrate.returncode != 0:
         pytest.fail(f"airflow db migrate failed:\n{migrate.stdout[-3000:]}\n{migrate.stderr[-3000:]}")
 
-    port = _free_port()
+    port = free_port()
     api = AirflowApi(url=f"http://127.0.0.1:{port}", log=home / "api-server.log")
     with api.log.open("wb") as log:
         process = subprocess.Popen(
@@ -176,7 +138,7 @@ def airflow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowApi
             time.sleep(0.5)
         yield api
     finally:
-        _stop(process)
+        stop_groups([process])
 
 
 @pytest.fixture
