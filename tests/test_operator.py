@@ -405,3 +405,13 @@ def test_connection_moved_to_another_airbyte_between_tries(
     assert ours != stored
     assert [j["status"] for j in other.jobs(airbyte.slow)] == ["succeeded"]
     assert [j["status"] for j in other.jobs(someone_else)] == ["running"]  # never touched
+
+
+def test_lost_create_answer_then_409_adopts_our_own_job(airbyte: Any) -> None:
+    # The first create is handled, its answer lost; the listing does not show the job yet (a lagging
+    # read replica), so the create is sent again and answers 409: the running job is ours.
+    airbyte.add_fault(r"/connections/sync$", drop=True, after=True)
+    airbyte.add_fault(r"/jobs/list$", status=200, body={"jobs": [], "totalJobCount": 0}, count=2)
+    job_id = run_to_end(operator(airbyte.fast), Run().context())
+    assert [j["id"] for j in airbyte.jobs(airbyte.fast)] == [job_id]
+    assert statuses(airbyte, airbyte.fast) == ["succeeded"]

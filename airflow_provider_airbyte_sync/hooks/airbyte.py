@@ -282,6 +282,12 @@ class AirbyteHook(BaseHook):
                 running = self.find_running_job(connection_id)
             if running is None:
                 continue  # it ended between our create and our look: a new create is safe (409 = none)
+            if running.job_id > last and running.job_type == job_type:
+                # Newer than our note: our own first create made it (its answer was lost).
+                self.log.info(
+                    "Airbyte job %s was created by this task's request: watching it.", running.job_id
+                )
+                return running, True
             if if_running == "attach" and running.job_type == job_type:
                 self.log.info(
                     "A %s is already running: attaching to Airbyte job %s.", job_type, running.job_id
