@@ -506,6 +506,12 @@ def check_job_type(job_type: Any) -> str:
     return job_type
 
 
+def check_if_running(if_running: Any) -> str:
+    if if_running not in ("wait", "attach", "fail"):
+        raise AirbyteConfigError(f"if_running must be 'wait', 'attach' or 'fail', not {if_running!r}.")
+    return if_running
+
+
 def check_job_id(job_id: Any) -> int:
     try:
         number = int(str(job_id).strip())

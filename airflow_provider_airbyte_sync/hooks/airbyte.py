@@ -269,8 +269,7 @@ class AirbyteHook(BaseHook):
         """
         connection_id = client.check_connection_id(connection_id)
         job_type = client.check_job_type(job_type)
-        if if_running not in ("wait", "attach", "fail"):
-            raise AirbyteConfigError(f"if_running must be 'wait', 'attach' or 'fail', not {if_running!r}.")
+        client.check_if_running(if_running)
         self.check_active(connection_id)
         for _ in range(3):
             last = self.run(self.dialect.newest_job_id(connection_id, job_type))

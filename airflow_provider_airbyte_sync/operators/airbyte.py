@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, BaseOperatorLink, conf
 
 from airflow_provider_airbyte_sync.errors import (
-    AirbyteConfigError,
     AirbyteJobFailed,
     AirbyteJobNotFound,
     AirbyteSyncAlreadyRunning,
@@ -142,10 +141,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         positive("timeout", self.timeout)
         if self.wait_seconds is not None:
             positive("wait_seconds", self.wait_seconds)
-        if self.if_running not in ("wait", "attach", "fail"):
-            raise AirbyteConfigError(
-                f"if_running must be 'wait', 'attach' or 'fail', not {self.if_running!r}."
-            )
+        client.check_if_running(self.if_running)
 
     @property
     def poll_interval(self) -> float:
