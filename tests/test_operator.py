@@ -251,6 +251,24 @@ def test_two_tasks_on_one_connection_each_get_their_own_sync(airbyte: Any) -> No
     assert statuses(airbyte, airbyte.fast) == ["succeeded", "succeeded"]
 
 
+def test_a_job_started_between_our_note_and_our_create_is_not_ours(airbyte: Any) -> None:
+    # The race two tasks on one connection run: the other task's create lands after our note of the
+    # newest job and before our create, which answers 409. That job is newer than our note, yet not
+    # ours: with if_running="fail" we fail naming it; with "attach" we watch it, not owned.
+    from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
+
+    others: list[int] = []
+    hook = AirbyteHook()
+    with pytest.raises(AirbyteSyncAlreadyRunning) as raised:
+        hook.start_job(
+            airbyte.slow, if_running="fail", remember=lambda _: others.append(airbyte.start_job(airbyte.slow))
+        )
+    assert raised.value.job_id == others[0]
+    job, owned = hook.start_job(airbyte.slow, if_running="attach")
+    assert (job.job_id, owned) == (others[0], False)
+    assert len(airbyte.jobs(airbyte.slow)) == 1
+
+
 def test_timeout_cancels_an_owned_job(airbyte: Any) -> None:
     op = operator(airbyte.slow, timeout=0.3)
     with pytest.raises(AirbyteTimeout, match=r"did not end within the timeout of 0\.3s"):

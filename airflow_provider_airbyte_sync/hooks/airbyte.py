@@ -281,12 +281,6 @@ class AirbyteHook(BaseHook):
                 running = self.find_running_job(connection_id)
             if running is None:
                 continue  # it ended between our create and our look: a new create is safe (409 = none)
-            if running.job_id > last and running.job_type == job_type:
-                # Newer than our note: our own first create made it (its answer was lost).
-                self.log.info(
-                    "Airbyte job %s was created by this task's request: watching it.", running.job_id
-                )
-                return running, True
             if if_running == "attach" and running.job_type == job_type:
                 self.log.info(
                     "A %s is already running: attaching to Airbyte job %s.", job_type, running.job_id
@@ -310,6 +304,19 @@ class AirbyteHook(BaseHook):
         for attempt in (1, 2):
             try:
                 return self.run(self.dialect.submit(connection_id, job_type))
+            except AirbyteSyncAlreadyRunning:
+                if attempt == 1:
+                    raise  # someone else's job: the caller applies if_running
+                # Our first create's answer was lost and the listing did not show its job yet: a
+                # running job newer than our note is that job. Only after a lost answer: on a first
+                # create, a newer job is another task's (it started after our note).
+                running = self.find_running_job(connection_id)
+                if running is not None and running.job_id > last and running.job_type == job_type:
+                    self.log.info(
+                        "Airbyte job %s was created by the first request: watching it.", running.job_id
+                    )
+                    return running
+                raise
             except (AirbyteUnreachable, AirbyteUnexpectedAnswer) as exc:
                 if not client.outcome_unknown(exc):
                     raise
