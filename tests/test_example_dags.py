@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,47 @@ def test_example_dag_succeeds_under_airflow_dags_test(
         if "wait" not in task_id:
             assert returned == summary["job_id"]  # the return value is the job id, in every mode
     assert {s["job_id"] for s in summaries.values()} >= job_ids
+
+
+OFFICIAL_STYLE = Path(__file__).parent / "dags_official"
+
+
+def test_a_dag_written_for_the_official_provider_runs_with_only_its_imports_changed(
+    airflow_home: Path,
+) -> None:
+    from airflow_provider_airbyte_sync.testing import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+    dag_file = (OFFICIAL_STYLE / "airbyte_official_style.py").read_text()
+    ours = [line for line in dag_file.splitlines() if "airflow_provider_airbyte_sync" in line]
+    assert ours and all(line.startswith("from airflow_provider_airbyte_sync.") for line in ours)
+
+    with AirbyteEmulator(auth="token") as emulator:
+        emulator.add_connection(
+            "3f0b3c52-8d2a-4f0e-9a61-2c7d5e4b9a10", name="official", pending_s=0.2, running_s=1.0
+        )
+        # The official connection type, filled in as its docs say: the full base URL and client credentials.
+        official = {
+            "conn_type": "airbyte",
+            "host": emulator.public_api_url,
+            "login": DEFAULT_CLIENT_ID,
+            "password": DEFAULT_CLIENT_SECRET,
+        }
+        env = airflow_env(
+            airflow_home,
+            AIRFLOW__CORE__DAGS_FOLDER=str(OFFICIAL_STYLE),
+            AIRFLOW_CONN_AIRBYTE_DEFAULT=json.dumps(official),
+        )
+        result = airflow(env, "dags", "test", "airbyte_official_style")
+        assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+        jobs = emulator.jobs()
+    states = task_states(airflow_home, "airbyte_official_style")
+    assert len(states) == 6 and set(states.values()) == {"success"}, states
+    assert len(jobs) == 4 and {job["status"] for job in jobs} == {"succeeded"}, jobs  # one per operator
+    values = xcoms(airflow_home, "airbyte_official_style")
+    started = {
+        values[(task, -1, "return_value")]
+        for task in ("blocking_sync", "async_sync", "deferrable_sync", "deferrable_async_sync")
+    }
+    assert started == {job["id"] for job in jobs}
+    for sensor, operator in (("async_sensor", "async_sync"), ("deferrable_sensor", "deferrable_async_sync")):
+        assert values[(sensor, -1, "return_value")]["job_id"] == values[(operator, -1, "return_value")]
