@@ -6,6 +6,7 @@ nothing heavier; the hook, the client and the trigger are imported when a task r
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,8 +21,19 @@ BLOCKING_POLL_INTERVAL_S = 3.0
 DEFERRED_POLL_INTERVAL_S = 15.0
 # The defer timeout is a backstop: the trigger's own deadline (which cancels the job) fires first.
 DEFER_MARGIN_S = 300.0
+# A trigger fires no sooner than this after the task deferred. Airflow 3.3 fails a deferred task
+# that is resumed before the scheduler has processed the "success" its worker reported on exiting
+# after defer() ("finished with state success, but the task instance's state attribute is
+# queued"). The worker's supervisor can take [workers] min_heartbeat_interval (5 s) to report that
+# exit, and the scheduler a loop or two to read it: 8 s. Only syncs ending that soon wait.
+DEFER_SETTLE_S = 8.0
 # The ``status`` of every event AirbyteSyncTrigger yields.
 EVENT_STATUSES = ("succeeded", "failed", "timeout", "error")
+
+
+def settle_until() -> float:
+    """The trigger's ``not_before`` for a deferral starting now (epoch seconds)."""
+    return time.time() + DEFER_SETTLE_S
 
 
 def positive(name: str, value: Any) -> float:

@@ -19,6 +19,17 @@ def _fresh_token_cache() -> Iterator[None]:
     client.TOKENS._tokens.clear()
 
 
+@pytest.fixture(autouse=True)
+def _no_defer_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process deferrals have no scheduler to race with: triggers fire as soon as the job ends.
+
+    The real-Airflow tests run in their own processes and keep the real hold.
+    """
+    from airflow_provider_airbyte_sync import tasks
+
+    monkeypatch.setattr(tasks, "DEFER_SETTLE_S", 0.0)
+
+
 @pytest.fixture
 def airflow_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     """Define an Airflow connection through ``AIRFLOW_CONN_<ID>`` (JSON) and return its id."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -377,6 +378,24 @@ def test_sensor_deferred_polls_at_poke_interval(airbyte: Any) -> None:
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute(Run().context())
     assert deferred.value.trigger.poll_interval == 7.0 and deferred.value.trigger.owned is False
+
+
+@pytest.mark.parametrize("task", ["operator", "sensor"])
+def test_a_deferral_holds_a_quick_ending_until_the_scheduler_saw_the_worker_exit(
+    airbyte: Any, monkeypatch: pytest.MonkeyPatch, task: str
+) -> None:
+    from airflow_provider_airbyte_sync import tasks
+
+    monkeypatch.setattr(tasks, "DEFER_SETTLE_S", 42.0)  # tests run with none (conftest)
+    if task == "operator":
+        deferring: Any = operator(airbyte.slow, deferrable=True)
+    else:
+        job = airbyte.start_job(airbyte.slow)
+        deferring = AirbyteJobSensor(task_id="wait", airbyte_job_id=job, deferrable=True)
+    before = time.time()
+    with pytest.raises(TaskDeferred) as deferred:
+        deferring.execute(Run().context())
+    assert before + 42.0 <= deferred.value.trigger.not_before <= time.time() + 42.0
 
 
 def test_sensor_logs_each_status_change_once_across_reschedules(

@@ -233,3 +233,22 @@ async def test_the_same_trigger_running_twice_yields_one_event_each_and_starts_n
     )
     assert [e["status"] for e in first + second] == ["succeeded", "succeeded"]
     assert [j["id"] for j in emulator.jobs()] == [job_id]
+
+
+async def test_a_quick_ending_is_held_until_not_before_and_survives_a_restart(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+) -> None:
+    # Airflow 3.3 fails a task resumed before the scheduler saw its worker exit after defer(): the
+    # event of a job that ends right away waits until not_before, also in a rebuilt trigger.
+    emulator = emulator_factory()
+    connection_id = emulator.add_connection(name="quick", pending_s=0, running_s=0.05)
+    job_id = start(emulator, connection_id)
+    conn_id = airflow_conn(**conn_fields(emulator, "public"))
+    not_before = time.time() + 1.0
+    kwargs = AirbyteSyncTrigger(job_id, conn_id, poll_interval=0.05, not_before=not_before).serialize()[1]
+    assert kwargs["not_before"] == not_before
+    (event,) = await collect(AirbyteSyncTrigger(**kwargs))
+    assert event["status"] == "succeeded" and time.time() >= not_before
+    started = time.time()
+    (event,) = await collect(AirbyteSyncTrigger(job_id, conn_id, poll_interval=0.05, not_before=started - 5))
+    assert event["status"] == "succeeded" and time.time() - started < 1.0  # a past not_before holds nothing

@@ -31,6 +31,7 @@ from airflow_provider_airbyte_sync.tasks import (
     check_event,
     positive,
     raise_for_event,
+    settle_until,
 )
 
 if TYPE_CHECKING:
@@ -320,6 +321,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
                 connection_id=self.connection_id,
                 url=url,
                 timeout=float(self.timeout),
+                not_before=settle_until(),
             ),
             method_name=method_name,
             kwargs={"deadline": deadline},

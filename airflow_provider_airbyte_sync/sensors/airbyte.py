@@ -17,6 +17,7 @@ from airflow_provider_airbyte_sync.tasks import (
     check_event,
     positive,
     raise_for_event,
+    settle_until,
 )
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ class AirbyteJobSensor(BaseSensorOperator):
                 poll_interval=float(self.poke_interval),
                 owned=False,
                 timeout=float(self.timeout),
+                not_before=settle_until(),
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=float(self.timeout) + DEFER_MARGIN_S),

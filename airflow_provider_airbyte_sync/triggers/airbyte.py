@@ -34,6 +34,7 @@ class AirbyteSyncTrigger(BaseTrigger):
     :param connection_id: the Airbyte connection, for messages.
     :param url: link to the job in the Airbyte UI, passed through to the event.
     :param timeout: the task's timeout in seconds, for the timeout message.
+    :param not_before: epoch seconds before which the event is not fired (see ``tasks.settle_until``).
     """
 
     def __init__(
@@ -47,6 +48,7 @@ class AirbyteSyncTrigger(BaseTrigger):
         connection_id: str | None = None,
         url: str | None = None,
         timeout: float | None = None,
+        not_before: float | None = None,
     ) -> None:
         super().__init__()
         self.job_id = int(job_id)
@@ -58,6 +60,7 @@ class AirbyteSyncTrigger(BaseTrigger):
         self.connection_id = connection_id
         self.url = url
         self.timeout = timeout
+        self.not_before = not_before
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -72,6 +75,7 @@ class AirbyteSyncTrigger(BaseTrigger):
                 "connection_id": self.connection_id,
                 "url": self.url,
                 "timeout": self.timeout,
+                "not_before": self.not_before,
             },
         )
 
@@ -90,35 +94,41 @@ class AirbyteSyncTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        watch = Watch(self.job_id, poll_interval=self.poll_interval, deadline=self.end_time)
         # CancelledError is never caught: a triggerer restart must not end (or fail) the watch.
         try:
-            async with AsyncAirbyteClient(self.conn_id, keepalive_s=self.poll_interval + 30) as api:
-                while True:
-                    try:
-                        job = await api.get_job(self.job_id)
-                        decision = watch.on_job(job, time.time())
-                    except AirbyteError as exc:
-                        decision = watch.on_error(exc, time.time())
-                    for level, line in decision.logs:
-                        self.log.log(level, line)
-                    if decision.action == "succeeded":
-                        job = decision.job
-                        queued = watch.queued_seconds(job, time.time()) if job else None
-                        yield self._event("succeeded", f"Airbyte job {self.job_id} succeeded.", job, queued)
-                        return
-                    if decision.action == "failed" and decision.job is not None:
-                        job = await api.with_failure_reason(decision.job)
-                        yield self._event("failed", failure_message(job), job)
-                        return
-                    if decision.action == "timeout":
-                        if self.owned and self.cancel_on_kill:
-                            await api.cancel_quietly(self.job_id)
-                        yield self._event("timeout", str(watch.timeout_error(self.timeout)), decision.job)
-                        return
-                    await asyncio.sleep(decision.delay)
+            event = await self._watch()
         except AirbyteError as exc:
-            yield self._event("error", str(exc))
+            event = self._event("error", str(exc))
+        if self.not_before is not None:
+            # Airflow 3.3 fails a task resumed before the scheduler has seen its worker exit after
+            # defer(): hold a quick ending until that exit has surely been reported.
+            await asyncio.sleep(max(0.0, self.not_before - time.time()))
+        yield event
+
+    async def _watch(self) -> TriggerEvent:
+        """Poll the job until it ends or the deadline passes; answer the one event to fire."""
+        watch = Watch(self.job_id, poll_interval=self.poll_interval, deadline=self.end_time)
+        async with AsyncAirbyteClient(self.conn_id, keepalive_s=self.poll_interval + 30) as api:
+            while True:
+                try:
+                    job = await api.get_job(self.job_id)
+                    decision = watch.on_job(job, time.time())
+                except AirbyteError as exc:
+                    decision = watch.on_error(exc, time.time())
+                for level, line in decision.logs:
+                    self.log.log(level, line)
+                if decision.action == "succeeded":
+                    job = decision.job
+                    queued = watch.queued_seconds(job, time.time()) if job else None
+                    return self._event("succeeded", f"Airbyte job {self.job_id} succeeded.", job, queued)
+                if decision.action == "failed" and decision.job is not None:
+                    job = await api.with_failure_reason(decision.job)
+                    return self._event("failed", failure_message(job), job)
+                if decision.action == "timeout":
+                    if self.owned and self.cancel_on_kill:
+                        await api.cancel_quietly(self.job_id)
+                    return self._event("timeout", str(watch.timeout_error(self.timeout)), decision.job)
+                await asyncio.sleep(decision.delay)
 
     async def on_kill(self) -> None:
         """The task was marked failed or success, or cleared: cancel the job if this task started it."""
