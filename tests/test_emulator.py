@@ -59,8 +59,9 @@ def http() -> Iterator[requests.Session]:
         yield session
 
 
-def config(emu: AirbyteEmulator, http: requests.Session, name: str, body: Any,
-           **kw: Any) -> requests.Response:
+def config(
+    emu: AirbyteEmulator, http: requests.Session, name: str, body: Any, **kw: Any
+) -> requests.Response:
     return http.post(f"{emu.config_api_url}/{name}", json=body, timeout=5, **kw)
 
 
@@ -87,7 +88,13 @@ def test_java_offset_datetime_drops_zero_seconds() -> None:
 
 def test_java_duration() -> None:
     assert [java_duration(s) for s in (0, 5, 60, 125, 3600, 176583)] == [
-        "PT0S", "PT5S", "PT1M", "PT2M5S", "PT1H", "PT49H3M3S"]
+        "PT0S",
+        "PT5S",
+        "PT1M",
+        "PT2M5S",
+        "PT1H",
+        "PT49H3M3S",
+    ]
 
 
 # -- config API: lifecycle -------------------------------------------------------------------------
@@ -165,10 +172,12 @@ def test_queued_between_pending_and_running(emu: AirbyteEmulator, http: requests
 
 
 def test_incomplete_attempts_then_success(emu: AirbyteEmulator, http: requests.Session) -> None:
-    failure = {"failureOrigin": "destination", "failureType": "transient_error",
-               "externalMessage": "Warehouse connection reset"}
-    cid = emu.add_connection(pending_s=0, running_s=4, incomplete_attempts=2, incomplete_s=3,
-                             failure=failure)
+    failure = {
+        "failureOrigin": "destination",
+        "failureType": "transient_error",
+        "externalMessage": "Warehouse connection reset",
+    }
+    cid = emu.add_connection(pending_s=0, running_s=4, incomplete_attempts=2, incomplete_s=3, failure=failure)
     job_id = sync(emu, http, cid)
     seen = []
     for _ in range(8):
@@ -176,8 +185,16 @@ def test_incomplete_attempts_then_success(emu: AirbyteEmulator, http: requests.S
         seen.append((info["job"]["status"], len(info["attempts"])))
         emu.advance(2)
     # running 0-4, incomplete 4-7, running 7-11, incomplete 11-14, running 14-18, succeeded
-    assert seen == [("running", 1), ("running", 1), ("incomplete", 1), ("incomplete", 1),
-                    ("running", 2), ("running", 2), ("incomplete", 2), ("running", 3)]
+    assert seen == [
+        ("running", 1),
+        ("running", 1),
+        ("incomplete", 1),
+        ("incomplete", 1),
+        ("running", 2),
+        ("running", 2),
+        ("incomplete", 2),
+        ("running", 3),
+    ]
     emu.advance(10)
     info = job(emu, http, job_id)
     assert info["job"]["status"] == "succeeded"
@@ -211,7 +228,8 @@ def test_outcome_cancelled_from_airbyte_side(emu: AirbyteEmulator, http: request
     info = job(emu, http, job_id)
     assert info["job"]["status"] == "cancelled"
     assert info["attempts"][0]["attempt"]["failureSummary"]["failures"][0]["failureType"] == (
-        "manual_cancellation")
+        "manual_cancellation"
+    )
 
 
 def test_second_sync_is_409_on_config_api(emu: AirbyteEmulator, http: requests.Session) -> None:
@@ -225,8 +243,9 @@ def test_second_sync_is_409_on_config_api(emu: AirbyteEmulator, http: requests.S
     assert sync(emu, http, DEFAULT_CONNECTION_ID) == job_id + 1
 
 
-def test_second_sync_is_409_try_again_later_on_public_api(emu: AirbyteEmulator,
-                                                          http: requests.Session) -> None:
+def test_second_sync_is_409_try_again_later_on_public_api(
+    emu: AirbyteEmulator, http: requests.Session
+) -> None:
     body = {"connectionId": DEFAULT_CONNECTION_ID, "jobType": "sync"}
     first = http.post(f"{emu.public_api_url}/jobs", json=body)
     assert first.status_code == 200
@@ -306,8 +325,9 @@ def test_bad_requests(emu: AirbyteEmulator, http: requests.Session) -> None:
     assert r.json()["message"] == f"Could not find configuration for STANDARD_SYNC: {unknown}."
     assert config(emu, http, "connections/sync", {}).status_code == 400
     assert config(emu, http, "jobs/get", {"id": "x"}).status_code == 400
-    r = http.post(f"{emu.config_api_url}/jobs/get", data="{nope",
-                  headers={"Content-Type": "application/json"})
+    r = http.post(
+        f"{emu.config_api_url}/jobs/get", data="{nope", headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 422
     r = http.post(f"{emu.public_api_url}/jobs", json={"connectionId": unknown, "jobType": "sync"})
     assert r.status_code == 404 and r.json()["data"] == {"resourceType": "connection", "resourceId": unknown}
@@ -318,8 +338,15 @@ def test_bad_requests(emu: AirbyteEmulator, http: requests.Session) -> None:
 def test_connections_and_workspace(emu: AirbyteEmulator, http: requests.Session) -> None:
     r = config(emu, http, "connections/get", {"connectionId": DEFAULT_CONNECTION_ID})
     conn = r.json()
-    for key in ("connectionId", "name", "sourceId", "destinationId", "syncCatalog", "status",
-                "breakingChange"):
+    for key in (
+        "connectionId",
+        "name",
+        "sourceId",
+        "destinationId",
+        "syncCatalog",
+        "status",
+        "breakingChange",
+    ):
         assert key in conn
     assert conn["name"] == "Postgres → BigQuery" and conn["status"] == "active"
     r = config(emu, http, "connections/list", {"workspaceId": DEFAULT_WORKSPACE_ID})
@@ -331,15 +358,28 @@ def test_connections_and_workspace(emu: AirbyteEmulator, http: requests.Session)
     assert ws["workspaceId"] == DEFAULT_WORKSPACE_ID
 
     public = http.get(f"{emu.public_api_url}/connections/{DEFAULT_CONNECTION_ID}").json()
-    for key in ("connectionId", "name", "sourceId", "destinationId", "workspaceId", "status", "schedule",
-                "configurations", "createdAt", "tags"):
+    for key in (
+        "connectionId",
+        "name",
+        "sourceId",
+        "destinationId",
+        "workspaceId",
+        "status",
+        "schedule",
+        "configurations",
+        "createdAt",
+        "tags",
+    ):
         assert key in public
     assert public["workspaceId"] == DEFAULT_WORKSPACE_ID
-    page = http.get(f"{emu.public_api_url}/connections",
-                    params={"workspaceIds": DEFAULT_WORKSPACE_ID, "limit": 2, "offset": 2}).json()
+    page = http.get(
+        f"{emu.public_api_url}/connections",
+        params={"workspaceIds": DEFAULT_WORKSPACE_ID, "limit": 2, "offset": 2},
+    ).json()
     assert [c["connectionId"] for c in page["data"]] == ids[2:4]
-    assert page["next"].endswith("/api/public/v1/connections?workspaceIds=" + DEFAULT_WORKSPACE_ID
-                                 + "&limit=2&offset=4")
+    assert page["next"].endswith(
+        "/api/public/v1/connections?workspaceIds=" + DEFAULT_WORKSPACE_ID + "&limit=2&offset=4"
+    )
     assert page["previous"].endswith("limit=2&offset=0")
     r = http.get(f"{emu.public_api_url}/connections/{uuid.uuid4()}")
     assert r.status_code == 404 and r.json()["title"] == "resource-not-found"
@@ -370,18 +410,26 @@ def test_jobs_list_public_api(emu: AirbyteEmulator, http: requests.Session) -> N
     cid = emu.add_connection(pending_s=0, running_s=1)
     ids = []
     for _ in range(5):
-        ids.append(http.post(f"{emu.public_api_url}/jobs", json={"connectionId": cid, "jobType": "sync"})
-                   .json()["jobId"])
+        ids.append(
+            http.post(f"{emu.public_api_url}/jobs", json={"connectionId": cid, "jobType": "sync"}).json()[
+                "jobId"
+            ]
+        )
         emu.advance(2)
     url = f"{emu.public_api_url}/jobs"
     r = http.get(url, params={"connectionId": cid}).json()
     assert [j["jobId"] for j in r["data"]] == ids  # ascending unless asked otherwise
     assert "next" not in r and "previous" not in r
-    r = http.get(url, params={"connectionId": cid, "orderBy": "createdAt|DESC", "limit": 2, "offset": 2},
-                 headers={"Host": "airbyte.example.com:8000"}).json()
+    r = http.get(
+        url,
+        params={"connectionId": cid, "orderBy": "createdAt|DESC", "limit": 2, "offset": 2},
+        headers={"Host": "airbyte.example.com:8000"},
+    ).json()
     assert [j["jobId"] for j in r["data"]] == [ids[2], ids[1]]
-    assert r["next"] == (f"http://airbyte.example.com:8000/api/public/v1/jobs?connectionId={cid}"
-                         "&orderBy=createdAt%7CDESC&limit=2&offset=4")
+    assert r["next"] == (
+        f"http://airbyte.example.com:8000/api/public/v1/jobs?connectionId={cid}"
+        "&orderBy=createdAt%7CDESC&limit=2&offset=4"
+    )
     assert r["previous"].endswith("&limit=2&offset=0")
     cloud = http.get(f"{emu.cloud_api_url}/jobs", params={"connectionId": cid, "limit": 1}).json()
     assert cloud["next"].startswith(f"{emu.url}/v1/jobs?")
@@ -418,7 +466,8 @@ def test_reset_and_clear_cancel_a_running_sync(emu: AirbyteEmulator, http: reque
     reset = http.post(f"{emu.public_api_url}/jobs", json={"connectionId": cid, "jobType": "reset"}).json()
     assert reset["jobType"] == "reset"
     assert config(emu, http, "jobs/get_light", {"id": reset["jobId"]}).json()["job"]["configType"] == (
-        "reset_connection")
+        "reset_connection"
+    )
 
 
 def test_python_api_jobs_and_scripts(emu: AirbyteEmulator, http: requests.Session) -> None:
@@ -430,8 +479,12 @@ def test_python_api_jobs_and_scripts(emu: AirbyteEmulator, http: requests.Sessio
     assert emu.cancel_job(job_id) is True
     assert emu.cancel_job(job_id) is False
     snap = emu.job(job_id)
-    assert (snap["id"], snap["connection_id"], snap["job_type"], snap["status"]) == (job_id, cid, "sync",
-                                                                                    "cancelled")
+    assert (snap["id"], snap["connection_id"], snap["job_type"], snap["status"]) == (
+        job_id,
+        cid,
+        "sync",
+        "cancelled",
+    )
     assert snap["origin"] == "airbyte"
     # A script change applies to jobs created afterwards only.
     first = emu.start_job(cid)
@@ -460,10 +513,23 @@ def test_basic_auth() -> None:
         assert r.headers["Content-Type"] == "text/html"
         assert r.headers["WWW-Authenticate"].startswith("Basic realm=")
         assert "<title>401 Authorization Required</title>" in r.text
-        assert config(emu, http, "connections/get", {"connectionId": DEFAULT_CONNECTION_ID},
-                      auth=("airbyte", "wrong")).status_code == 401
-        ok = config(emu, http, "connections/get", {"connectionId": DEFAULT_CONNECTION_ID},
-                    auth=("airbyte", "password"))
+        assert (
+            config(
+                emu,
+                http,
+                "connections/get",
+                {"connectionId": DEFAULT_CONNECTION_ID},
+                auth=("airbyte", "wrong"),
+            ).status_code
+            == 401
+        )
+        ok = config(
+            emu,
+            http,
+            "connections/get",
+            {"connectionId": DEFAULT_CONNECTION_ID},
+            auth=("airbyte", "password"),
+        )
         assert ok.status_code == 200
         assert http.get(f"{emu.public_api_url}/jobs", auth=("airbyte", "password")).status_code == 200
         assert http.get(f"{emu.public_api_url}/jobs").status_code == 401
@@ -506,8 +572,9 @@ def test_token_auth_lifecycle() -> None:
         assert http.get(f"{emu.public_api_url}/jobs", headers=forged).status_code == 401
 
         # Form bodies work unless the deployment refuses them.
-        r = http.post(f"{emu.public_api_url}/applications/token",
-                      data={**creds, "grant_type": "client_credentials"})
+        r = http.post(
+            f"{emu.public_api_url}/applications/token", data={**creds, "grant_type": "client_credentials"}
+        )
         assert r.status_code == 200 and r.json()["expires_in"] == 180
         wrong = {"client_id": DEFAULT_CLIENT_ID, "client_secret": "nope"}
         r = http.post(f"{emu.public_api_url}/applications/token", json=wrong)
@@ -518,8 +585,11 @@ def test_token_auth_lifecycle() -> None:
 
 def test_refuse_form_token() -> None:
     with AirbyteEmulator(auth="token", refuse_form_token=True) as emu:
-        creds = {"client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET,
-                 "grant_type": "client_credentials"}
+        creds = {
+            "client_id": DEFAULT_CLIENT_ID,
+            "client_secret": DEFAULT_CLIENT_SECRET,
+            "grant_type": "client_credentials",
+        }
         r = requests.post(f"{emu.public_api_url}/applications/token", data=creds, timeout=5)
         assert r.status_code == 415
         r = requests.post(f"{emu.public_api_url}/applications/token", json=creds, timeout=5)
@@ -537,8 +607,9 @@ def test_fault_status_and_count(emu: AirbyteEmulator, http: requests.Session) ->
         assert r.status_code == 502 and r.headers["Content-Type"] == "text/html"
     assert config(emu, http, "jobs/get", {"id": job_id}).status_code == 200
     assert fault.hits == 2 and fault.remaining == 0 and emu.faults() == []
-    emu.add_fault("jobs/get_light", method="POST", status=503, body={"message": "busy"},
-                  headers={"Retry-After": "1"})
+    emu.add_fault(
+        "jobs/get_light", method="POST", status=503, body={"message": "busy"}, headers={"Retry-After": "1"}
+    )
     r = config(emu, http, "jobs/get_light", {"id": job_id})
     assert r.status_code == 503 and r.json() == {"message": "busy"} and r.headers["Retry-After"] == "1"
     emu.add_fault("health", method="POST", status=500)  # wrong method: never matches a GET
@@ -576,8 +647,9 @@ def test_fault_delay_does_not_block_others(emu: AirbyteEmulator) -> None:
     emu.add_fault("public/v1/jobs$", method="POST", after=True, delay_s=0.6)
     cid = DEFAULT_CONNECTION_ID
     with pytest.raises(requests.Timeout):
-        requests.post(f"{emu.public_api_url}/jobs", json={"connectionId": cid, "jobType": "sync"},
-                      timeout=0.2)
+        requests.post(
+            f"{emu.public_api_url}/jobs", json={"connectionId": cid, "jobType": "sync"}, timeout=0.2
+        )
     assert len(emu.jobs(cid)) == 1  # created although the caller timed out
     results: dict[str, float] = {}
 
@@ -679,10 +751,16 @@ def test_raw_http_pipelining_chunked_and_close(emu: AirbyteEmulator) -> None:
     assert data.count(b"HTTP/1.1 200 OK") == 3 and data.count(b"Content-Length: 18") == 3
 
     body = json.dumps({"connectionId": DEFAULT_CONNECTION_ID}).encode()
-    chunked = (b"POST /api/v1/connections/get HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-               b"Content-Type: application/json\r\n\r\n"
-               + f"{len(body[:10]):x}\r\n".encode() + body[:10] + b"\r\n"
-               + f"{len(body[10:]):x}\r\n".encode() + body[10:] + b"\r\n0\r\n\r\n")
+    chunked = (
+        b"POST /api/v1/connections/get HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Type: application/json\r\n\r\n"
+        + f"{len(body[:10]):x}\r\n".encode()
+        + body[:10]
+        + b"\r\n"
+        + f"{len(body[10:]):x}\r\n".encode()
+        + body[10:]
+        + b"\r\n0\r\n\r\n"
+    )
     data = _raw(emu.port, chunked)
     assert data.startswith(b"HTTP/1.1 200 OK") and b"Postgres" in data
 
@@ -812,13 +890,35 @@ def _env(**extra: str) -> dict[str, str]:
 def test_cli_serves_until_sigterm(tmp_path: Any) -> None:
     config_file = tmp_path / "connections.json"
     extra = str(uuid.uuid4())
-    config_file.write_text(json.dumps({"connections": [
-        {"connectionId": extra, "name": "From file", "status": "active", "running_s": 1}]}))
+    config_file.write_text(
+        json.dumps(
+            {
+                "connections": [
+                    {"connectionId": extra, "name": "From file", "status": "active", "running_s": 1}
+                ]
+            }
+        )
+    )
     cid = str(uuid.uuid4())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_airbyte_sync.testing", "--port", "0", "--auth", "basic",
-         "--config", str(config_file), "--connection", f"{cid}:My: conn:inactive"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_env())
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_airbyte_sync.testing",
+            "--port",
+            "0",
+            "--auth",
+            "basic",
+            "--config",
+            str(config_file),
+            "--connection",
+            f"{cid}:My: conn:inactive",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=_env(),
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -838,7 +938,8 @@ def test_cli_serves_until_sigterm(tmp_path: Any) -> None:
 
 
 def test_pytest_plugin_fixture(tmp_path: Any) -> None:
-    (tmp_path / "test_uses_fixture.py").write_text(textwrap.dedent("""
+    (tmp_path / "test_uses_fixture.py").write_text(
+        textwrap.dedent("""
         import pytest
         import requests
 
@@ -849,28 +950,54 @@ def test_pytest_plugin_fixture(tmp_path: Any) -> None:
         @pytest.mark.airbyte_emulator(auth="token")
         def test_marker(airbyte_emulator):
             assert requests.get(airbyte_emulator.public_api_url + "/jobs").status_code == 401
-    """))
+    """)
+    )
     env = _env(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "airflow_provider_airbyte_sync.testing.pytest_plugin",
-         "-p", "no:cacheprovider", str(tmp_path)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "airflow_provider_airbyte_sync.testing.pytest_plugin",
+            "-p",
+            "no:cacheprovider",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
     # The plugin module itself stays light: the emulator is imported by the fixture only.
     probe = subprocess.run(
-        [sys.executable, "-c", "import sys, airflow_provider_airbyte_sync.testing.pytest_plugin; "
-         "print('airflow_provider_airbyte_sync.testing.emulator' in sys.modules)"],
-        capture_output=True, text=True, timeout=30, env=_env())
+        [
+            sys.executable,
+            "-c",
+            "import sys, airflow_provider_airbyte_sync.testing.pytest_plugin; "
+            "print('airflow_provider_airbyte_sync.testing.emulator' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=_env(),
+    )
     assert probe.stdout.strip() == "False", probe.stderr
 
 
 def test_default_connections_and_basic_header_variants() -> None:
     with AirbyteEmulator(auth="basic", username="u", password="p:w") as emu:
         header = "basic " + base64.b64encode(b"u:p:w").decode()
-        r = requests.post(f"{emu.config_api_url}/connections/list",
-                          json={"workspaceId": DEFAULT_WORKSPACE_ID},
-                          headers={"Authorization": header}, timeout=5)
+        r = requests.post(
+            f"{emu.config_api_url}/connections/list",
+            json={"workspaceId": DEFAULT_WORKSPACE_ID},
+            headers={"Authorization": header},
+            timeout=5,
+        )
         assert r.status_code == 200
         names = {c["name"]: c["status"] for c in r.json()["connections"]}
         assert names == {c["name"]: c["status"] for c in DEFAULT_CONNECTIONS}
