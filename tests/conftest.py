@@ -44,9 +44,47 @@ def airflow_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     return define
 
 
+# Jobs created over HTTP (by the code under test) across the suite, and those a test left running.
+AUDIT = {"tests": 0, "created": 0, "left_running": 0, "marked": 0}
+ACTIVE = ("pending", "queued", "running", "incomplete")
+
+
+def audit_jobs(emulator: Any, request: pytest.FixtureRequest) -> None:
+    """Count the jobs the code under test created; fail a test that left one running unexpectedly.
+
+    Nothing this provider starts may be left running by a task that ended, failed or was killed,
+    unless the test says why (``@pytest.mark.leaves_running("why")``: an asynchronous start, a
+    deferral whose trigger the test never runs, ``cancel_on_kill=False``).
+    """
+    created = [job for job in emulator.jobs() if job["origin"] == "api"]
+    left = [(job["id"], job["status"]) for job in created if job["status"] in ACTIVE]
+    AUDIT["tests"] += 1
+    AUDIT["created"] += len(created)
+    AUDIT["left_running"] += len(left)
+    if left and request.node.get_closest_marker("leaves_running") is not None:
+        AUDIT["marked"] += len(left)
+    elif left:
+        pytest.fail(f"Airbyte jobs left running by the code under test: {left}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def job_audit() -> Callable[[Any, pytest.FixtureRequest], None]:
+    """``audit_jobs`` for fixtures of their own (importing this module again would count apart)."""
+    return audit_jobs
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if AUDIT["tests"]:
+        terminalreporter.write_line(
+            f"Airbyte emulator audit: {AUDIT['created']} jobs created over HTTP by the code under test in "
+            f"{AUDIT['tests']} tests; {AUDIT['left_running']} left running, {AUDIT['marked']} of them in "
+            "tests marked leaves_running."
+        )
+
+
 @pytest.fixture
-def emulator_factory() -> Iterator[Callable[..., Any]]:
-    """Start Airbyte emulators with any options; all are stopped after the test."""
+def emulator_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+    """Start Airbyte emulators with any options; all are audited and stopped after the test."""
     from airflow_provider_airbyte_sync.testing import AirbyteEmulator
 
     started: list[AirbyteEmulator] = []
@@ -57,8 +95,12 @@ def emulator_factory() -> Iterator[Callable[..., Any]]:
         return emulator
 
     yield start
-    for emulator in started:
-        emulator.stop()
+    try:
+        for emulator in started:
+            audit_jobs(emulator, request)
+    finally:
+        for emulator in started:
+            emulator.stop()
 
 
 def conn_fields(emulator: Any, deployment: str = "config", auth: str = "none") -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +38,12 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture
-def emulator() -> Iterator[AirbyteEmulator]:
+def emulator(request: pytest.FixtureRequest, job_audit: Callable[..., None]) -> Iterator[AirbyteEmulator]:
     with AirbyteEmulator() as running:
         for connection in running.connections():  # the default workspace, with quicker jobs
             running.update_connection(connection["connection_id"], pending_s=0.2, running_s=1.0)
         yield running
+        job_audit(running, request)
 
 
 @pytest.mark.parametrize("dag_id", sorted(EXAMPLES))
@@ -76,7 +77,7 @@ OFFICIAL_STYLE = Path(__file__).parent / "dags_official"
 
 
 def test_a_dag_written_for_the_official_provider_runs_with_only_its_imports_changed(
-    airflow_home: Path,
+    airflow_home: Path, request: pytest.FixtureRequest, job_audit: Callable[..., None]
 ) -> None:
     from airflow_provider_airbyte_sync.testing import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
@@ -103,6 +104,7 @@ def test_a_dag_written_for_the_official_provider_runs_with_only_its_imports_chan
         result = airflow(env, "dags", "test", "airbyte_official_style")
         assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
         jobs = emulator.jobs()
+        job_audit(emulator, request)
     states = task_states(airflow_home, "airbyte_official_style")
     assert len(states) == 6 and set(states.values()) == {"success"}, states
     assert len(jobs) == 4 and {job["status"] for job in jobs} == {"succeeded"}, jobs  # one per operator

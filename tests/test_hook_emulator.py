@@ -256,6 +256,7 @@ def test_stale_keep_alive_connection_on_a_create_starts_one_job(
     assert emulator.close_idle_connections() == 1  # the server dropped it while idle
     job = hook._create(connection_id, "sync", last)  # the POST goes out on the stale connection
     assert [j["id"] for j in emulator.jobs(connection_id)] == [job.job_id]
+    assert hook.wait_for_job(job.job_id, wait_seconds=0.05, timeout=30).state == "succeeded"
 
 
 def test_slow_read_past_its_timeout_is_retried(

@@ -101,6 +101,7 @@ def test_sync_succeeds_with_job_id_and_summary(airbyte: Any, mode: str) -> None:
     assert SECRET not in json.dumps(context["ti"].xcoms)
 
 
+@pytest.mark.leaves_running("the deferral is not resumed: no trigger runs")
 def test_deferrable_stores_the_job_id_before_deferring(airbyte: Any) -> None:
     run = Run()
     with pytest.raises(TaskDeferred) as deferred:
@@ -283,6 +284,7 @@ def test_deferred_timeout_cancels_and_fails(airbyte: Any) -> None:
     assert statuses(airbyte, airbyte.slow) == ["cancelled"]
 
 
+@pytest.mark.leaves_running("cancel_on_kill=False keeps the second job")
 def test_on_kill_cancels_owned_job_and_is_safe_before_submit(airbyte: Any) -> None:
     never_started = operator(airbyte.slow)
     never_started.on_kill()
@@ -380,6 +382,7 @@ def test_sensor_deferred_polls_at_poke_interval(airbyte: Any) -> None:
     assert deferred.value.trigger.poll_interval == 7.0 and deferred.value.trigger.owned is False
 
 
+@pytest.mark.leaves_running("the deferral is not resumed: no trigger runs")
 @pytest.mark.parametrize("task", ["operator", "sensor"])
 def test_a_deferral_holds_a_quick_ending_until_the_scheduler_saw_the_worker_exit(
     airbyte: Any, monkeypatch: pytest.MonkeyPatch, task: str
@@ -425,6 +428,7 @@ def test_defer_timeout_resumes_into_failure_and_cancels_the_stored_job(airbyte: 
     assert statuses(airbyte, airbyte.slow) == ["cancelled"]
 
 
+@pytest.mark.leaves_running("cancel_on_kill=False keeps the first try's job")
 def test_connection_moved_to_another_airbyte_between_tries(
     airbyte: Any, emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
 ) -> None:

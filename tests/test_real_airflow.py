@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ CONNECTIONS = {name: str(uuid.uuid5(uuid.NAMESPACE_URL, f"airbyte-real-airflow/{
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[AirbyteEmulator]:
+def emulator(request: pytest.FixtureRequest, job_audit: Callable[..., None]) -> Iterator[AirbyteEmulator]:
     with AirbyteEmulator() as running:
         for connection in running.connections():  # the default workspace, with quicker jobs
             running.update_connection(connection["connection_id"], **QUICK)
@@ -57,6 +57,7 @@ def emulator() -> Iterator[AirbyteEmulator]:
         for name, script in SCRIPTS.items():
             running.add_connection(CONNECTIONS[name], name=f"real airflow: {name}", **script)
         yield running
+        job_audit(running, request)  # no scenario left a job of its tasks running
 
 
 @pytest.fixture(scope="module")
