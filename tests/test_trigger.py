@@ -236,7 +236,7 @@ async def test_the_same_trigger_running_twice_yields_one_event_each_and_starts_n
 
 
 async def test_a_quick_ending_is_held_until_not_before_and_survives_a_restart(
-    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Airflow 3.3 fails a task resumed before the scheduler saw its worker exit after defer(): the
     # event of a job that ends right away waits until not_before, also in a rebuilt trigger.
@@ -249,6 +249,15 @@ async def test_a_quick_ending_is_held_until_not_before_and_survives_a_restart(
     assert kwargs["not_before"] == not_before
     (event,) = await collect(AirbyteSyncTrigger(**kwargs))
     assert event["status"] == "succeeded" and time.time() >= not_before
-    started = time.time()
-    (event,) = await collect(AirbyteSyncTrigger(job_id, conn_id, poll_interval=0.05, not_before=started - 5))
-    assert event["status"] == "succeeded" and time.time() - started < 1.0  # a past not_before holds nothing
+    # A not_before already past holds nothing: no sleep longer than a poll interval.
+    sleeps: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(delay: float, *args: Any) -> Any:
+        sleeps.append(delay)
+        return await real_sleep(delay, *args)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+    past = time.time() - 5
+    (event,) = await collect(AirbyteSyncTrigger(job_id, conn_id, poll_interval=0.05, not_before=past))
+    assert event["status"] == "succeeded" and sleeps and max(sleeps) <= 0.05
