@@ -539,7 +539,7 @@ Kind = Literal["read", "create", "cancel", "token"]
 class Request:
     """One HTTP request, relative to ``Settings.base_url`` unless ``url`` is absolute.
 
-    ``kind`` picks the retry rule: reads and cancels are retried when safe, a create never is.
+    ``kind`` picks the retry rule: reads and cancels are retried when safe, a create only on 429.
     """
 
     method: str
@@ -740,9 +740,13 @@ def retry_after(response: Response, now: datetime | None = None) -> float | None
 
 
 def should_retry(request: Request, response: Response) -> bool:
-    """Reads, cancels and token fetches are retried on transient failures; a create never is."""
+    """Reads, cancels and token fetches are retried on transient failures.
+
+    A create is retried only on 429: a rate limit refuses the request before it is handled, so
+    nothing was started. Any other failure of a create is left to the exactly-once rule.
+    """
     if request.kind == "create":
-        return False
+        return response.status == 429
     if response.status == 0 or response.status in RETRYABLE_STATUS:
         return True
     # A 2xx whose body is cut or garbled is transient for a read.

@@ -338,6 +338,27 @@ def test_a_create_is_never_retried_blindly(
     assert [r.method for r in requests_mock.request_history].count("POST") == 1
 
 
+def test_a_rate_limited_create_is_sent_again_after_retry_after(
+    airflow_conn: Callable[..., str], requests_mock: rm.Mocker, _no_sleep: list[float]
+) -> None:
+    # 429 refuses the request before it is handled: nothing was started, sending it again is safe.
+    requests_mock.get(
+        f"{PUBLIC}/connections/{CID}", json={"connectionId": CID, "name": "pg", "status": "active"}
+    )
+    requests_mock.get(f"{PUBLIC}/jobs?connectionId={CID}", json={"data": [public_job(5, "succeeded")]})
+    requests_mock.post(
+        f"{PUBLIC}/jobs",
+        [
+            {"status_code": 429, "headers": {"Retry-After": "12"}, "json": {"title": "rate-limited"}},
+            {"json": public_job(6, "pending")},
+        ],
+    )
+    job, owned = AirbyteHook(airflow_conn(host=PUBLIC)).start_job(CID)
+    assert (job.job_id, owned) == (6, True)
+    assert [r.method for r in requests_mock.request_history].count("POST") == 2
+    assert _no_sleep == [12.0]
+
+
 def test_redirects_are_never_followed(airflow_conn: Callable[..., str], requests_mock: rm.Mocker) -> None:
     requests_mock.post(
         f"{CONFIG}/jobs/get_without_logs",
