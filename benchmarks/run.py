@@ -10,6 +10,7 @@ processes. Figures:
 2. Import cost of the operator, sensor and hook modules over ``import airflow.sdk``.
 3. Requests and TCP connections per completed sync, blocking and deferrable (``paths.py``).
 4. Job end to task end.
+5. The same on a real Airflow: scheduler, triggerer and workers (``airflow_e2e.py``; not in --quick).
 
     python benchmarks/run.py                 # the default run (a few minutes)
     python benchmarks/run.py --quick --no-official   # smoke run, under a minute
@@ -36,6 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import airflow_e2e  # this folder: run.py runs as a script
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -814,6 +817,17 @@ def build_table(res: dict[str, Any], args: argparse.Namespace) -> list[list[str]
                     verdict(r["detect_p99"] <= w["interval"] + 1),
                 ]
             )
+    real = res.get("real")
+    for mode in ("blocking", "deferred") if real else ():
+        label = f"5. real Airflow, {mode}, {real['interval']:g} s polls, {real['runs']} runs"
+        part = real[mode]
+        median_max = "(s, median / max)"
+        total = airflow_e2e.summary(part["total"])
+        share = airflow_e2e.summary(part["airflow"])
+        rows.append([f"{label}: job end to task end {median_max}", total, "-", "-", "", "-"])
+        rows.append(
+            [f"{label}: of it, Airflow's share after the poll {median_max}", share, "-", "-", "", "-"]
+        )
     return rows
 
 
@@ -840,6 +854,13 @@ def notes(res: dict[str, Any]) -> list[str]:
             f"{r['event_statuses']}, emulator CPU {r['emulator_cpu_s']:.1f} s, emulator loop stall max "
             f"{r['emulator_stall_max']:.3f} s"
             + (f", first errors: {list(r['errors'].values())[:2]}" if r["errors"] else "")
+        )
+    real = res.get("real")
+    for mode in ("blocking", "deferred") if real else ():
+        part = real[mode]
+        out.append(
+            f"real Airflow {mode}: job end to the poll that saw it {part['seen']} s, then to the task's "
+            f"recorded end {part['airflow']} s (Airflow's share), runs failed: {real['failed']}"
         )
     for c in res.get("paths") or []:
         if "error" in c:
@@ -897,7 +918,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--token-period", type=float, default=180.0, help="token lifetime, s (180)")
     p.add_argument("--import-runs", type=int, help="fresh processes per import figure (default 5)")
     p.add_argument("--path-intervals", help="poll intervals of figure 3, s (default 3,15,30)")
-    p.add_argument("--skip", default="", help="comma list of figures to skip: scale,imports,paths")
+    p.add_argument("--skip", default="", help="comma list of figures to skip: scale,imports,paths,real")
     p.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
     args = p.parse_args(argv)
     quick = args.quick
@@ -984,6 +1005,9 @@ def main(argv: list[str] | None = None) -> int:
                     res["scale"].append(scale_run(emu, impl, n, workload))
     finally:
         emu.close()
+    if not args.quick and "real" not in args.skip:
+        log("figure 5: job end to task end on a real Airflow (scheduler, triggerer, workers)")
+        res["real"] = airflow_e2e.measure(runs=3, interval=5.0)
 
     info["load_avg_end"] = os.getloadavg()
     rows = build_table(res, args)
