@@ -53,7 +53,7 @@ def measure(runs: int = 3, interval: float = 5.0) -> dict[str, Any]:
         dags = Path(tmp) / "dags"
         dags.mkdir()
         (dags / "bench_dags.py").write_text(DAG_FILE.replace("INTERVAL", repr(float(interval))))
-        plan = []
+        plan: list[tuple[str, str]] = []
         for index in range(runs):
             for mode in ("blocking", "deferred"):
                 connection_id = str(uuid.uuid4())
