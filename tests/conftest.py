@@ -46,7 +46,6 @@ def airflow_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
 
 # Jobs created over HTTP (by the code under test) across the suite, and those a test left running.
 AUDIT = {"tests": 0, "created": 0, "left_running": 0, "marked": 0}
-ACTIVE = ("pending", "queued", "running", "incomplete")
 
 
 def audit_jobs(emulator: Any, request: pytest.FixtureRequest) -> None:
@@ -56,8 +55,10 @@ def audit_jobs(emulator: Any, request: pytest.FixtureRequest) -> None:
     unless the test says why (``@pytest.mark.leaves_running("why")``: an asynchronous start, a
     deferral whose trigger the test never runs, ``cancel_on_kill=False``).
     """
+    from airflow_provider_airbyte_sync.testing import TERMINAL_STATUSES  # the witness's own rule
+
     created = [job for job in emulator.jobs() if job["origin"] == "api"]
-    left = [(job["id"], job["status"]) for job in created if job["status"] in ACTIVE]
+    left = [(job["id"], job["status"]) for job in created if job["status"] not in TERMINAL_STATUSES]
     AUDIT["tests"] += 1
     AUDIT["created"] += len(created)
     AUDIT["left_running"] += len(left)
