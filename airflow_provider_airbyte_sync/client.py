@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import random
 import re
 import uuid
@@ -32,6 +33,7 @@ from airflow_provider_airbyte_sync.errors import (
     AirbyteSyncAlreadyRunning,
     AirbyteUnexpectedAnswer,
     AirbyteUnreachable,
+    Outcome,
 )
 
 if TYPE_CHECKING:
@@ -50,6 +52,12 @@ JOB_TYPES = ("sync", "reset", "clear")
 UNKNOWN_STATUS_GRACE_S = 600.0
 
 State = Literal["in_progress", "succeeded", "failed", "unknown"]
+
+
+def same_kind(asked: str, job_type: str) -> bool:
+    """Whether a job of ``job_type`` is what a request for ``asked`` creates (clear succeeded reset)."""
+    kinds = {"reset": "clear"}
+    return kinds.get(asked, asked) == kinds.get(job_type, job_type)
 
 
 def job_state(status: str) -> State:
@@ -73,6 +81,7 @@ class AirbyteJob:
 
     ``failure`` is Airbyte's reason for the last failed attempt ("origin/type: message"), known
     only from the config API; ``attempt_failures`` has one such line per failed attempt.
+    ``started_at`` (config API only) is when the job left the queue and began to run.
     """
 
     job_id: int
@@ -81,6 +90,7 @@ class AirbyteJob:
     status: str
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    started_at: datetime | None = None
     rows_synced: int | None = None
     bytes_synced: int | None = None
     attempts: int = 0
@@ -91,11 +101,19 @@ class AirbyteJob:
     def state(self) -> State:
         return job_state(self.status)
 
+    @property
+    def queued_s(self) -> float | None:
+        """Seconds between creation and start, from Airbyte's own times (``None``: not known)."""
+        if self.created_at is None or self.started_at is None:
+            return None
+        return max(0.0, (self.started_at - self.created_at).total_seconds())
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON primitives (times as ISO-8601) for XCom and trigger events."""
         out = asdict(self)
         out["created_at"] = _iso(self.created_at)
         out["updated_at"] = _iso(self.updated_at)
+        out["started_at"] = _iso(self.started_at)
         out["attempt_failures"] = list(self.attempt_failures)
         return out
 
@@ -109,6 +127,7 @@ class AirbyteJob:
             status=data.get("status") or "",
             created_at=parse_time(data.get("created_at")),
             updated_at=parse_time(data.get("updated_at")),
+            started_at=parse_time(data.get("started_at")),
             rows_synced=data.get("rows_synced"),
             bytes_synced=data.get("bytes_synced"),
             attempts=int(data.get("attempts") or 0),
@@ -136,6 +155,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 _JAVA_NO_SECONDS = re.compile(r"T(\d\d):(\d\d)(?=[Z+-]|$)")
+# Epoch seconds this provider believes: 2000-01-01 to 2100-01-01. Milliseconds are not seconds.
+_EPOCH_RANGE = (946_684_800, 4_102_444_800)
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -147,7 +168,11 @@ def parse_time(value: Any) -> datetime | None:
         return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, bool):
+        raise ValueError(f"not a time: {value!r}")
     if isinstance(value, (int, float)):
+        if not (_EPOCH_RANGE[0] <= value <= _EPOCH_RANGE[1]):
+            raise ValueError(f"not epoch seconds: {value!r}")
         return datetime.fromtimestamp(value, tz=timezone.utc)
     text = str(value).strip().replace(" ", "T", 1)
     if text.endswith("Z"):
@@ -219,14 +244,28 @@ def _number(extra: Mapping[str, Any], key: str, default: float, conn_id: str) ->
     if value is None or value == "":
         return default
     try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = -1.0
-    if number <= 0:
+        return positive_seconds(key, value)
+    except AirbyteConfigError:
         raise AirbyteConfigError(
             f"Airflow connection {conn_id!r}: extra field {key!r} must be a positive number of seconds, "
             f"not {value!r}."
-        )
+        ) from None
+
+
+def positive_seconds(name: str, value: Any) -> float:
+    """A finite, positive number of seconds from a number or a numeric string, or a clear error.
+
+    ``"60"`` (as ``Variable.get`` gives) reads as 60; ``nan``, ``inf``, booleans, zero and negatives
+    are refused before anything is sent.
+    """
+    number = -1.0
+    if not isinstance(value, bool):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = -1.0
+    if not (math.isfinite(number) and number > 0):
+        raise AirbyteConfigError(f"{name} must be a positive number of seconds, not {value!r}.")
     return number
 
 
@@ -491,13 +530,23 @@ def is_uuid(value: str) -> bool:
 
 
 def check_connection_id(connection_id: Any) -> str:
-    """Refuse a connection id that is not a UUID before any request is sent."""
+    """The connection id in its one canonical form (lower-case UUID), or a clear error before any request."""
     if not isinstance(connection_id, str) or not is_uuid(connection_id.strip()):
         raise AirbyteConfigError(
             f"connection_id {connection_id!r} is not an Airbyte connection id: use the UUID from the "
             "connection's URL in the Airbyte UI (…/connections/<uuid>)."
         )
-    return connection_id.strip()
+    return str(uuid.UUID(connection_id.strip()))
+
+
+def normal_uuid(value: Any) -> str | None:
+    """A UUID from an answer in canonical form; other text is kept as is, ``None`` stays ``None``."""
+    if value is None:
+        return None
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return str(value)
 
 
 def check_job_type(job_type: Any) -> str:
@@ -506,19 +555,27 @@ def check_job_type(job_type: Any) -> str:
     return job_type
 
 
-def check_if_running(if_running: Any) -> str:
-    if if_running not in ("wait", "attach", "fail"):
-        raise AirbyteConfigError(f"if_running must be 'wait', 'attach' or 'fail', not {if_running!r}.")
-    return if_running
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def job_id_or_none(value: Any) -> int | None:
+    """A job id is a positive int, from an int or a string of digits only (``"1_0"`` is not 10)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        number = int(value.strip())
+        return number if number > 0 else None
+    return None
 
 
 def check_job_id(job_id: Any) -> int:
-    try:
-        number = int(str(job_id).strip())
-    except (TypeError, ValueError):
-        number = -1
-    if number < 0:
-        raise AirbyteConfigError(f"airbyte_job_id {job_id!r} is not an Airbyte job id (a whole number).")
+    number = job_id_or_none(job_id)
+    if number is None:
+        raise AirbyteConfigError(
+            f"airbyte_job_id {job_id!r} is not an Airbyte job id (a positive whole number, e.g. 42)."
+        )
     return number
 
 
@@ -533,6 +590,8 @@ def job_url(settings: Settings, workspace_id: str | None, connection_id: str | N
 # Requests and answers on the wire
 # --------------------------------------------------------------------------------------------------
 Kind = Literal["read", "create", "cancel", "token"]
+# Answers are read up to this size, never further: a poll must not download a runaway body.
+MAX_BODY_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -567,6 +626,7 @@ class Response:
     error: str | None = None
     url: str = ""
     request_had_auth: bool = True
+    too_large: bool = False  # the body passed MAX_BODY_BYTES and was not read further
 
     def json(self) -> Any:
         return json.loads(self.body.decode("utf-8") or "null")
@@ -592,6 +652,8 @@ def airbyte_message(response: Response, limit: int = 300) -> str:
     """Airbyte's own words for an error answer, shortened; HTML pages are summarised, not quoted."""
     if response.status == 0:
         return response.error or "no answer"
+    if response.too_large:
+        return f"an answer larger than {MAX_BODY_BYTES >> 20} MB (not read further)"
     if response.is_html:
         return "an HTML page (a proxy or login page, not Airbyte's API)"
     try:
@@ -630,9 +692,62 @@ def is_sync_running_conflict(response: Response) -> bool:
     )
 
 
-def raise_for_answer(response: Response, *, action: str, conn_id: str = "", subject: str = "") -> None:
-    """Turn a failed answer into one of the provider's errors, with a message naming the fix."""
-    if response.ok:
+def _body(response: Response) -> Any:
+    """The answer's JSON, or ``None`` when it is not JSON (or an HTML page, or cut off)."""
+    if response.too_large or response.is_html:
+        return None
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _says_job_not_found(response: Response) -> bool:
+    """Airbyte's own words for "no such job", never a proxy's or a gateway's 404.
+
+    Config API: 500 (or 404) "Could not find job with id: N", or newer servers' 404 whose body is
+    only ``{"errorId": ...}``. Public API: a ``resource-not-found`` problem about a resource that
+    is not a path.
+    """
+    body = _body(response)
+    if not isinstance(body, Mapping) or response.status not in (404, 500):
+        return False
+    if "could not find job" in str(body.get("message") or "").lower():
+        return True
+    if response.status == 404 and set(body) == {"errorId"}:
+        return True
+    data = body.get("data") if isinstance(body.get("data"), Mapping) else {}
+    return (
+        response.status == 404
+        and "resource-not-found" in _problem_title(response)
+        and data.get("resourceType") != "path"
+    )
+
+
+def _says_connection_not_found(response: Response) -> bool:
+    """Airbyte's own 404 about the connection: a JSON body that is not about a missing path."""
+    body = _body(response)
+    if not isinstance(body, Mapping) or response.status != 404:
+        return False
+    data = body.get("data") if isinstance(body.get("data"), Mapping) else {}
+    if "resource-not-found" in _problem_title(response):
+        return data.get("resourceType") != "path"
+    return "could not find" in str(body.get("message") or "").lower() or set(body) == {"errorId"}
+
+
+Resource = Literal["job", "connection", "other"]
+
+
+def raise_for_answer(
+    response: Response, *, action: str, conn_id: str = "", subject: str = "", resource: Resource = "other"
+) -> None:
+    """Turn a failed answer into one of the provider's errors, with a message naming the fix.
+
+    ``resource`` is what the request is about: only Airbyte's own answer about that resource can
+    say it does not exist. Anything that is not Airbyte's answer (no answer, 5xx, HTML, a body cut
+    off or too large) has outcome ``"unknown"``.
+    """
+    if response.ok and not response.too_large:
         return
     where = f" (Airflow connection {conn_id!r})" if conn_id else ""
     said = airbyte_message(response)
@@ -643,6 +758,8 @@ def raise_for_answer(response: Response, *, action: str, conn_id: str = "", subj
             f"Could not {action}: no answer from {response.url or 'Airbyte'}{where}: {said}. Check the host, "
             "port and scheme (https against an http port fails), and that Airbyte is up."
         )
+    if response.too_large:
+        raise AirbyteUnexpectedAnswer(f"Could not {action}: {response.url} answered {said}{where}.", status)
     if status in (401, 403) and not response.request_had_auth:
         raise AirbyteAuthError(
             f"Could not {action}: Airbyte asks for credentials{where} (HTTP {status}) and none are set. "
@@ -665,13 +782,15 @@ def raise_for_answer(response: Response, *, action: str, conn_id: str = "", subj
             f"{match.group(1) if match else subject}.",
             connection_id=match.group(1) if match else subject or None,
         )
-    if "active connection" in lower or (status == 409 and "state-conflict" in _problem_title(response)):
+    if not response.is_html and (
+        "active connection" in lower or (status == 409 and "state-conflict" in _problem_title(response))
+    ):
         raise AirbyteConnectionNotActive(
             f"Could not {action}: Airbyte says {said!r}. Enable connection {subject} in the Airbyte UI."
         )
-    if "could not find job" in lower or (status == 404 and action.endswith("job") and subject):
+    if resource == "job" and _says_job_not_found(response):
         raise AirbyteJobNotFound(f"Could not {action}: Airbyte does not know job {subject} ({said}).", status)
-    if status == 404 and "connection" in action:
+    if resource == "connection" and _says_connection_not_found(response):
         raise AirbyteConnectionNotFound(
             f"Could not {action}: Airbyte has no connection {subject}{where}. Copy the connection id from "
             "the connection's URL in the Airbyte UI, and check the workspace the credentials belong to."
@@ -681,29 +800,44 @@ def raise_for_answer(response: Response, *, action: str, conn_id: str = "", subj
             f"Could not {action}: {response.url} answered a redirect (HTTP {status}){where}, which this "
             f"provider does not follow (a POST would turn into a GET).{redirect_note(response)}",
             status,
+            outcome="final",
         )
     if status in (404, 405):
+        # Not Airbyte's word about the resource (a proxy, a gateway, a wrong base path): unknown.
         raise AirbyteUnexpectedAnswer(
-            f"Could not {action}: {response.url} does not exist (HTTP {status}){where}. Check the host's "
-            "base path and the API type (config API at /api/v1, public API at /api/public/v1).",
+            f"Could not {action}: {response.url} does not exist (HTTP {status}: {said}){where}. Check the "
+            "host's base path and the API type (config API at /api/v1, public API at /api/public/v1).",
             status,
         )
+    outcome: Outcome = "unknown"
+    if status == 429:
+        outcome = "refused"
+    elif 400 <= status < 500 and not response.is_html and _body(response) is not None:
+        outcome = "final"  # Airbyte refused the request as malformed or not allowed: nothing happened
     raise AirbyteUnexpectedAnswer(
-        f"Could not {action}: Airbyte answered HTTP {status}: {said}{where}", status
+        f"Could not {action}: Airbyte answered HTTP {status}: {said}{where}", status, outcome=outcome
     )
 
 
 def outcome_unknown(error: Exception) -> bool:
-    """Whether a failed create may still have created the job: no answer, 5xx, or a garbled 2xx."""
-    if isinstance(error, AirbyteUnreachable):
-        return True
-    if type(error) is AirbyteUnexpectedAnswer:
-        status = error.status
-        return status is None or status >= 500 or 200 <= status < 300
-    return False
+    """Whether a failed request may still have taken effect (a create may have created its job)."""
+    return getattr(error, "outcome", "final") == "unknown"
+
+
+def malformed(response: Response, action: str, what: str) -> AirbyteUnexpectedAnswer:
+    """An error for a 2xx body that is not the API's shape: outcome unknown, never "nothing there"."""
+    return AirbyteUnexpectedAnswer(
+        f"Could not {action}: {response.url} answered HTTP {response.status} without {what} in it "
+        "(a proxy's page, or not Airbyte's API). Check the host's base path and the API type.",
+        response.status,
+    )
 
 
 def parse_json(response: Response, action: str) -> Any:
+    if response.too_large:
+        raise AirbyteUnexpectedAnswer(
+            f"Could not {action}: {response.url} answered {airbyte_message(response)}."
+        )
     try:
         return response.json()
     except (ValueError, UnicodeDecodeError) as exc:
@@ -747,6 +881,8 @@ def should_retry(request: Request, response: Response) -> bool:
     """
     if request.kind == "create":
         return response.status == 429
+    if response.too_large:
+        return False  # the same runaway body again would not help
     if response.status == 0 or response.status in RETRYABLE_STATUS:
         return True
     # A 2xx whose body is cut or garbled is transient for a read.
@@ -895,9 +1031,19 @@ def _failure_line(attempt: Mapping[str, Any]) -> str | None:
     return f"{origin}/{kind}: {message}"
 
 
+def _answer_job_id(value: Any) -> int:
+    """A job id in an answer: a positive JSON integer, nothing else."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"not a job id: {value!r}")
+    return value
+
+
 def job_from_config(data: Mapping[str, Any]) -> AirbyteJob:
-    """Read a config-API ``JobInfoRead``/``JobWithAttemptsRead``/``JobInfoLightRead``."""
-    job = data.get("job") or {}
+    """Read a config-API ``JobInfoRead``/``JobWithAttemptsRead``/``JobInfoLightRead``.
+
+    Raises ``ValueError``/``KeyError``/``TypeError``/``AttributeError`` on a body of another shape.
+    """
+    job = data["job"]
     attempts = [a.get("attempt", a) for a in data.get("attempts") or []]
     stats = job.get("aggregatedStats") or {}
     rows = _int(stats.get("recordsCommitted", stats.get("recordsEmitted")))
@@ -909,12 +1055,13 @@ def job_from_config(data: Mapping[str, Any]) -> AirbyteJob:
         size = _int(totals.get("bytesCommitted", last.get("bytesSynced")))
     failures = tuple(line for a in attempts if (line := _failure_line(a)))
     return AirbyteJob(
-        job_id=int(job["id"]),
-        connection_id=job.get("configId"),
+        job_id=_answer_job_id(job["id"]),
+        connection_id=normal_uuid(job.get("configId")),
         job_type=_FROM_CONFIG_TYPE.get(job.get("configType", ""), job.get("configType") or "sync"),
         status=str(job.get("status") or "").lower(),
         created_at=parse_time(job.get("createdAt")),
         updated_at=parse_time(job.get("updatedAt")),
+        started_at=parse_time(job.get("startedAt")),
         rows_synced=rows,
         bytes_synced=size,
         attempts=len(attempts),
@@ -926,8 +1073,8 @@ def job_from_config(data: Mapping[str, Any]) -> AirbyteJob:
 def job_from_public(data: Mapping[str, Any]) -> AirbyteJob:
     """Read a public-API ``JobResponse``; ``lastUpdatedAt`` is only there once the job ended."""
     return AirbyteJob(
-        job_id=int(data["jobId"]),
-        connection_id=data.get("connectionId"),
+        job_id=_answer_job_id(data["jobId"]),
+        connection_id=normal_uuid(data.get("connectionId")),
         job_type=str(data.get("jobType") or "sync").lower(),
         status=str(data.get("status") or "").lower(),
         created_at=parse_time(data.get("startTime")),
@@ -937,14 +1084,28 @@ def job_from_public(data: Mapping[str, Any]) -> AirbyteJob:
     )
 
 
+_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, OverflowError)
+
+
 def _read_job(response: Response, action: str, reader: Any) -> AirbyteJob:
     data = parse_json(response, action)
     try:
         return reader(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise AirbyteUnexpectedAnswer(
-            f"Could not {action}: {response.url} answered JSON without an Airbyte job in it.", response.status
-        ) from exc
+    except _SHAPE_ERRORS as exc:
+        raise malformed(response, action, "an Airbyte job") from exc
+
+
+def _read_jobs(response: Response, action: str, key: str, reader: Any) -> list[AirbyteJob]:
+    """A listing's jobs, newest first; a body of any other shape is an error, never "no jobs"."""
+    data = parse_json(response, action)
+    items = data.get(key) if isinstance(data, Mapping) else None
+    if not isinstance(items, list):
+        raise malformed(response, action, f"a list of jobs ({key!r})")
+    try:
+        jobs = [reader(item) for item in items]
+    except _SHAPE_ERRORS as exc:
+        raise malformed(response, action, "Airbyte jobs") from exc
+    return sorted(jobs, key=lambda job: job.job_id, reverse=True)
 
 
 class Dialect:
@@ -956,15 +1117,21 @@ class Dialect:
         self.settings = settings
         self.conn_id = conn_id
 
-    def _raise(self, response: Response, action: str, subject: Any = "") -> None:
-        raise_for_answer(response, action=action, conn_id=self.conn_id, subject=str(subject))
+    def _raise(
+        self, response: Response, action: str, subject: Any = "", resource: Resource = "other"
+    ) -> None:
+        raise_for_answer(
+            response, action=action, conn_id=self.conn_id, subject=str(subject), resource=resource
+        )
 
     def _read_connection(self, response: Response, connection_id: str) -> AirbyteConnection:
         """Both APIs name a connection's fields alike (ConnectionRead, ConnectionResponse)."""
-        self._raise(response, "get connection", connection_id)
+        self._raise(response, "get connection", connection_id, resource="connection")
         data = parse_json(response, "get connection")
+        if not isinstance(data, Mapping) or not isinstance(data.get("status"), str):
+            raise malformed(response, "get connection", "an Airbyte connection")
         return AirbyteConnection(
-            connection_id=data.get("connectionId", connection_id),
+            connection_id=normal_uuid(data.get("connectionId")) or connection_id,
             name=data.get("name") or "",
             status=str(data.get("status") or "").lower(),
             workspace_id=data.get("workspaceId"),
@@ -1016,9 +1183,13 @@ class Dialect:
                 return job
         return None
 
-    def newest_job_id(self, connection_id: str, job_type: str) -> Generator[Request, Response, int]:
-        """The newest id of the connection's jobs of this type (0 if none): job ids only grow."""
-        jobs = yield from self.list_jobs(connection_id, limit=1, job_type=job_type)
+    def newest_job_id(self, connection_id: str) -> Generator[Request, Response, int]:
+        """The newest id of the connection's syncs and resets (0 if none): job ids only grow.
+
+        Untyped on purpose: the listing every server takes (a 2022 server refuses "clear" as a
+        type), and a note only needs to be no older than any job of ours.
+        """
+        jobs = yield from self.list_jobs(connection_id, limit=1)
         return max((job.job_id for job in jobs), default=0)
 
 
@@ -1032,6 +1203,7 @@ class ConfigDialect(Dialect):
     def __init__(self, settings: Settings, conn_id: str = "") -> None:
         super().__init__(settings, conn_id)
         self._job_path_index = 0
+        self._no_clear_type = False
 
     def check_credentials(self) -> Generator[Request, Response, None]:
         body = {"configTypes": ["sync"], "configId": NIL_UUID, "pagination": {"pageSize": 1, "rowOffset": 0}}
@@ -1047,10 +1219,10 @@ class ConfigDialect(Dialect):
         path = {"sync": "connections/sync", "reset": "connections/reset", "clear": "connections/clear"}
         request = Request("POST", path[job_type], json={"connectionId": connection_id}, kind="create")
         response = yield request
-        if job_type == "clear" and response.status == 404 and "connection" not in airbyte_message(response):
+        if job_type == "clear" and response.status == 404 and not _says_connection_not_found(response):
             # Servers before 2026 have no clear endpoint; reset is its predecessor.
             response = yield replace(request, url=path["reset"])
-        self._raise(response, f"start a {job_type} of connection", connection_id)
+        self._raise(response, f"start a {job_type} of connection", connection_id, resource="connection")
         return _read_job(response, f"start a {job_type}", job_from_config)
 
     def get_job(self, job_id: int) -> Generator[Request, Response, AirbyteJob]:
@@ -1060,40 +1232,44 @@ class ConfigDialect(Dialect):
             if response.status == 404 and self._job_path_index + 1 < len(self._job_paths):
                 self._job_path_index += 1  # an older server: remember and fall back
                 continue
-            self._raise(response, "get job", job_id)
+            self._raise(response, "get job", job_id, resource="job")
             return _read_job(response, f"get job {job_id}", job_from_config)
 
     def cancel(self, job_id: int) -> Generator[Request, Response, AirbyteJob | None]:
         response = yield Request("POST", "jobs/cancel", json={"id": job_id}, kind="cancel")
-        self._raise(response, "cancel job", job_id)
+        self._raise(response, "cancel job", job_id, resource="job")
         return _read_job(response, f"cancel job {job_id}", job_from_config)
 
     def list_jobs(
         self, connection_id: str, *, limit: int = 20, offset: int = 0, job_type: str | None = None
     ) -> Generator[Request, Response, list[AirbyteJob]]:
-        # "clear" is listed only when asked for: servers before 2026 refuse it as a config type.
-        types = [_CONFIG_TYPES[job_type]] if job_type else ["sync", "reset_connection"]
+        # A clear is listed with its predecessor, reset (older servers make a reset of it); servers
+        # before 2026 refuse "clear" as a config type (400): they are asked for resets, and remembered.
+        if job_type == "clear":
+            types = ["reset_connection"] if self._no_clear_type else ["clear", "reset_connection"]
+        else:
+            types = [_CONFIG_TYPES[job_type]] if job_type else ["sync", "reset_connection"]
         body = {
             "configTypes": types,
             "configId": connection_id,
             "pagination": {"pageSize": limit, "rowOffset": offset},
         }
         response = yield Request("POST", "jobs/list", json=body)
-        self._raise(response, "list jobs of connection", connection_id)
-        data = parse_json(response, "list jobs")
-        jobs = [job_from_config(item) for item in data.get("jobs") or []]
-        return sorted(jobs, key=lambda job: job.job_id, reverse=True)
+        if "clear" in types and response.status == 400 and "configtypes" in airbyte_message(response).lower():
+            self._no_clear_type = True
+            body["configTypes"] = ["reset_connection"]
+            response = yield Request("POST", "jobs/list", json=body)
+        self._raise(response, "list jobs of connection", connection_id, resource="connection")
+        return _read_jobs(response, "list jobs", "jobs", job_from_config)
 
     def find_running_job(
         self, connection_id: str, job_type: str | None = None
     ) -> Generator[Request, Response, AirbyteJob | None]:
         running = yield from super().find_running_job(connection_id, job_type)
-        if running is not None or job_type is not None:
+        if running is not None or job_type is not None or self._no_clear_type:
             return running
-        try:  # a running clear blocks a sync too (2026 servers; older ones refuse the type)
-            return (yield from super().find_running_job(connection_id, "clear"))
-        except AirbyteUnexpectedAnswer:
-            return None
+        # A running clear blocks a sync too (listed with resets; older servers have none).
+        return (yield from super().find_running_job(connection_id, "clear"))
 
     def failure_reason(self, job: AirbyteJob) -> Generator[Request, Response, AirbyteJob]:
         if job.failure or self._job_path_index == 0 or not job.connection_id:
@@ -1131,19 +1307,19 @@ class PublicDialect(Dialect):
     def submit(self, connection_id: str, job_type: str) -> Generator[Request, Response, AirbyteJob]:
         body = {"connectionId": connection_id, "jobType": job_type}
         response = yield Request("POST", "jobs", json=body, kind="create")
-        self._raise(response, f"start a {job_type} of connection", connection_id)
+        self._raise(response, f"start a {job_type} of connection", connection_id, resource="connection")
         return _read_job(response, f"start a {job_type}", job_from_public)
 
     def get_job(self, job_id: int) -> Generator[Request, Response, AirbyteJob]:
         response = yield Request("GET", f"jobs/{job_id}")
-        self._raise(response, "get job", job_id)
+        self._raise(response, "get job", job_id, resource="job")
         return _read_job(response, f"get job {job_id}", job_from_public)
 
     def cancel(self, job_id: int) -> Generator[Request, Response, AirbyteJob | None]:
         response = yield Request("DELETE", f"jobs/{job_id}", kind="cancel")
         if response.status == 409 and "state-conflict" in _problem_title(response):
             return None  # the job already ended: nothing left to cancel
-        self._raise(response, "cancel job", job_id)
+        self._raise(response, "cancel job", job_id, resource="job")
         return _read_job(response, f"cancel job {job_id}", job_from_public)
 
     def list_jobs(
@@ -1158,10 +1334,8 @@ class PublicDialect(Dialect):
             "jobType": job_type,
         }
         response = yield Request("GET", "jobs", params=params)
-        self._raise(response, "list jobs of connection", connection_id)
-        data = parse_json(response, "list jobs")
-        jobs = [job_from_public(item) for item in data.get("data") or []]
-        return sorted(jobs, key=lambda job: job.job_id, reverse=True)
+        self._raise(response, "list jobs of connection", connection_id, resource="connection")
+        return _read_jobs(response, "list jobs", "data", job_from_public)
 
     def workspace_of(self, connection_id: str) -> Generator[Request, Response, str | None]:
         connection = yield from self.get_connection(connection_id)
@@ -1176,7 +1350,7 @@ class PublicDialect(Dialect):
             return job  # a reason is a bonus: never let it hide the failure itself
         try:
             detailed = job_from_config(response.json())
-        except (KeyError, TypeError, ValueError, AttributeError):
+        except (*_SHAPE_ERRORS, UnicodeDecodeError):
             return job
         return replace(
             job,

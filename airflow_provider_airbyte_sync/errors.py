@@ -1,17 +1,32 @@
 """The provider's exceptions: one small hierarchy, each message naming what to fix.
 
-Every class derives from Airflow's ``AirflowException`` so tasks fail the Airflow way. No message
-ever carries a password, client secret or token: messages are built from ids, hosts and Airbyte's
-own error text only.
+Airflow-free on purpose: the pure core (``client``, ``protocol``, ``watch``) raises these, and a
+task fails on any exception, so nothing needs Airflow's base class. No message ever carries a
+password, client secret or token: messages are built from ids, hosts and Airbyte's own error text.
+
+Every error says what is known about the request that failed, in :attr:`AirbyteError.outcome`:
+
+- ``"final"``: Airbyte answered, in its own words, and the answer is definite (refused
+  credentials, an unknown connection, a job it no longer knows). Nothing to retry.
+- ``"unknown"``: no answer, a 5xx, or an answer that is not Airbyte's (an HTML page from a proxy, a
+  body that is not the API's shape). The request may or may not have taken effect: a create may
+  have created a job, a read says nothing about the job.
+- ``"refused"``: refused before it was handled (429): nothing happened, asking again later is safe.
+
+Code decides by this attribute, never by an error's wording or exact class.
 """
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowException
+from typing import Literal
+
+Outcome = Literal["final", "unknown", "refused"]
 
 
-class AirbyteError(AirflowException):
+class AirbyteError(Exception):
     """Base class of every error this provider raises."""
+
+    outcome: Outcome = "final"
 
 
 class AirbyteConfigError(AirbyteError):
@@ -42,17 +57,34 @@ class AirbyteAuthError(AirbyteError):
 class AirbyteUnreachable(AirbyteError):
     """No answer from the server: wrong host or port, TLS mismatch, or the server is down."""
 
+    outcome: Outcome = "unknown"
+
 
 class AirbyteUnexpectedAnswer(AirbyteError):
-    """The server answered something this provider cannot use."""
+    """The server answered something this provider cannot use; ``outcome`` says what that means."""
+
+    def __init__(self, message: str, status: int | None = None, outcome: Outcome = "unknown") -> None:
+        super().__init__(message)
+        self.status = status
+        self.outcome = outcome
+
+
+class AirbyteJobNotFound(AirbyteError):
+    """Airbyte itself says it does not know the job id (never inferred from a proxy's 404)."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
 
 
-class AirbyteJobNotFound(AirbyteUnexpectedAnswer):
-    """Airbyte no longer knows the job id (it answers 500 "Could not find job")."""
+class AirbyteOutcomeUnknown(AirbyteError):
+    """A create had no clear answer and no job of it could be found yet: a retry checks again.
+
+    The task state store keeps what was sent, so the next try looks for the job before it creates
+    anything.
+    """
+
+    outcome: Outcome = "unknown"
 
 
 class AirbyteJobFailed(AirbyteError):

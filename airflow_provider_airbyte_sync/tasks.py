@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_airbyte_sync.errors import AirbyteConfigError, AirbyteJobFailed, AirbyteTimeout
+from airflow_provider_airbyte_sync.errors import AirbyteJobFailed, AirbyteTimeout
 
 SUMMARY_XCOM = "airbyte_job"
 URL_XCOM = "airbyte_job_url"
@@ -34,17 +34,6 @@ EVENT_STATUSES = ("succeeded", "failed", "timeout", "error")
 def settle_until() -> float:
     """The trigger's ``not_before`` for a deferral starting now (epoch seconds)."""
     return time.time() + DEFER_SETTLE_S
-
-
-def positive(name: str, value: Any) -> float:
-    """A positive number of seconds, or a clear error naming the argument."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = -1.0
-    if number <= 0:
-        raise AirbyteConfigError(f"{name} must be a positive number of seconds, not {value!r}.")
-    return number
 
 
 def check_event(event: Any) -> Mapping[str, Any]:

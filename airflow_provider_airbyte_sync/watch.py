@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from airflow_provider_airbyte_sync import client
-from airflow_provider_airbyte_sync.client import AirbyteJob, outcome_unknown
+from airflow_provider_airbyte_sync.client import AirbyteJob
 from airflow_provider_airbyte_sync.errors import (
     AirbyteError,
     AirbyteJobFailed,
     AirbyteTimeout,
-    AirbyteUnexpectedAnswer,
     AirbyteUnreachable,
 )
 
@@ -39,8 +38,11 @@ class Decision:
 
 
 def is_transient(error: Exception) -> bool:
-    """Errors a watch outlives (within its budget): no answer, 5xx/429, garbled bodies."""
-    return outcome_unknown(error) or (type(error) is AirbyteUnexpectedAnswer and error.status == 429)
+    """Errors a watch outlives (within its budget): no answer, 5xx, 429, answers that are not Airbyte's.
+
+    Only Airbyte's own definite answer (the job is unknown, the credentials are refused) ends a watch.
+    """
+    return getattr(error, "outcome", "final") in ("unknown", "refused")
 
 
 def describe(job: AirbyteJob) -> str:
@@ -160,12 +162,27 @@ class Watch:
             f"(last status: {self.last_status or 'unknown'})."
         )
 
-    def queued_seconds(self, job: AirbyteJob, now: float) -> float | None:
-        """Seconds between the job's creation and the first poll that saw it running."""
-        if job.created_at is None:
+    def queued_seconds(self, job: AirbyteJob) -> float | None:
+        """Seconds the job waited to run: from Airbyte's own times when it gives them (config API),
+        else up to the first poll that saw it running; ``None`` when neither is known.
+        """
+        if job.queued_s is not None:
+            return job.queued_s
+        if job.created_at is None or self.running_at is None:
             return None
-        started = self.running_at if self.running_at is not None else now
-        return max(0.0, started - job.created_at.timestamp())
+        return max(0.0, self.running_at - job.created_at.timestamp())
+
+
+def waited_too_long(job_id: int, timeout: float | None, if_running: str = "wait") -> AirbyteTimeout:
+    """The timeout of a task that waited for another party's job and never started its own."""
+    advice = "Raise timeout" + (
+        ", or set if_running='attach' to watch the running job instead." if if_running == "wait" else "."
+    )
+    return AirbyteTimeout(
+        f"Timed out after {timeout}s waiting for Airbyte job {job_id} to end. That job is not this task's "
+        "(it was running when this task wanted to start its own) and was not cancelled; this task's own "
+        f"job was never started. {advice}"
+    )
 
 
 def failed_error(job: AirbyteJob) -> AirbyteJobFailed:

@@ -30,6 +30,17 @@ def _no_defer_settle(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tasks, "DEFER_SETTLE_S", 0.0)
 
 
+@pytest.fixture(autouse=True)
+def _quick_reconcile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process tests look for the job of an unanswered create over 0.35 s, not 7.5 s.
+
+    The rule is the same; only the pauses between the listing reads are shorter.
+    """
+    from airflow_provider_airbyte_sync import protocol
+
+    monkeypatch.setattr(protocol, "RECONCILE_PAUSES_S", (0.0, 0.05, 0.1, 0.2))
+
+
 @pytest.fixture
 def airflow_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     """Define an Airflow connection through ``AIRFLOW_CONN_<ID>`` (JSON) and return its id."""

@@ -252,9 +252,14 @@ def test_stale_keep_alive_connection_on_a_create_starts_one_job(
     emulator = emulator_factory()
     connection_id = emulator.add_connection(name="fast", **FAST)
     hook = hook_for(emulator, airflow_conn, "config", "none")
-    last = hook.run(hook.dialect.newest_job_id(connection_id, "sync"))  # opens a kept-alive connection
-    assert emulator.close_idle_connections() == 1  # the server dropped it while idle
-    job = hook._create(connection_id, "sync", last)  # the POST goes out on the stale connection
+    dropped: list[int] = []
+
+    def drop_idle(record: Any) -> None:
+        if record.state == "sent":  # just before the POST goes out on the kept-alive connection
+            dropped.append(emulator.close_idle_connections())  # the server dropped it while idle
+
+    job, owned = hook.start_job(connection_id, persist=drop_idle)
+    assert dropped == [1] and owned
     assert [j["id"] for j in emulator.jobs(connection_id)] == [job.job_id]
     assert hook.wait_for_job(job.job_id, wait_seconds=0.05, timeout=30).state == "succeeded"
 

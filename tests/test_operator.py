@@ -20,9 +20,9 @@ from airflow_provider_airbyte_sync.errors import (
     AirbyteConnectionNotActive,
     AirbyteConnectionNotFound,
     AirbyteJobFailed,
+    AirbyteOutcomeUnknown,
     AirbyteSyncAlreadyRunning,
     AirbyteTimeout,
-    AirbyteUnreachable,
 )
 from airflow_provider_airbyte_sync.operators.airbyte import AirbyteTriggerSyncOperator
 from airflow_provider_airbyte_sync.sensors.airbyte import AirbyteJobSensor
@@ -108,7 +108,7 @@ def test_deferrable_stores_the_job_id_before_deferring(airbyte: Any) -> None:
         operator(airbyte.fast, deferrable=True, wait_seconds=None).execute(run.context())
     trigger = deferred.value.trigger
     record = run.store.get("airbyte_job")
-    assert record["job_id"] == trigger.job_id and record["owned"] is True
+    assert record["job_id"] == trigger.job_id and record["state"] == "owned"
     assert (
         trigger.owned and trigger.poll_interval == 15.0
     )  # deferred default: 1,000 watches at 3 s is too many
@@ -210,9 +210,13 @@ def test_create_dropped_before_the_job_existed_is_sent_once_more(airbyte: Any) -
 
 def test_create_failing_twice_starts_nothing_and_says_so(airbyte: Any) -> None:
     airbyte.add_fault(r"/connections/sync$", drop=True, count=2)
-    with pytest.raises(AirbyteUnreachable, match="two requests had no clear answer and no new job appeared"):
-        run_to_end(operator(airbyte.fast), Run().context())
+    run = Run()
+    with pytest.raises(AirbyteOutcomeUnknown, match="nothing was started; a retry of this task looks again"):
+        run_to_end(operator(airbyte.fast), run.context())
     assert airbyte.jobs(airbyte.fast) == []
+    # The retry looks for a job of those requests once more, finds none, and creates one.
+    job_id = run_to_end(operator(airbyte.fast), run.next_try())
+    assert [(j["id"], j["status"]) for j in airbyte.jobs(airbyte.fast)] == [(job_id, "succeeded")]
 
 
 @pytest.mark.parametrize("deferrable", [False, True])
@@ -261,10 +265,13 @@ def test_a_job_started_between_our_note_and_our_create_is_not_ours(airbyte: Any)
 
     others: list[int] = []
     hook = AirbyteHook()
+
+    def another_create_lands(record: Any) -> None:
+        if record.state == "sent":  # persisted just before our create goes out
+            others.append(airbyte.start_job(airbyte.slow))
+
     with pytest.raises(AirbyteSyncAlreadyRunning) as raised:
-        hook.start_job(
-            airbyte.slow, if_running="fail", remember=lambda _: others.append(airbyte.start_job(airbyte.slow))
-        )
+        hook.start_job(airbyte.slow, if_running="fail", persist=another_create_lands)
     assert raised.value.job_id == others[0]
     job, owned = hook.start_job(airbyte.slow, if_running="attach")
     assert (job.job_id, owned) == (others[0], False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -325,15 +326,17 @@ def test_a_create_is_never_retried_blindly(
         f"{PUBLIC}/connections/{CID}", json={"connectionId": CID, "name": "pg", "status": "active"}
     )
     requests_mock.post(f"{PUBLIC}/jobs", status_code=502)
+    now = datetime.now(timezone.utc).isoformat()
     requests_mock.get(
         f"{PUBLIC}/jobs?connectionId={CID}",
         [
             {"json": {"data": [public_job(5, "succeeded")]}},
-            {"json": {"data": [public_job(5, "succeeded"), public_job(9, "running")]}},
+            {"json": {"data": [public_job(5, "succeeded"), public_job(9, "running", startTime=now)]}},
         ],
     )
     job, owned = AirbyteHook(airflow_conn(host=PUBLIC)).start_job(CID)
-    # the create answered 502 once; a job newer than 5 appeared: it is ours, no second create
+    # the create answered 502 once; a job newer than 5, created while the create was being
+    # handled, appeared: it is ours, no second create
     assert (job.job_id, owned) == (9, True)
     assert [r.method for r in requests_mock.request_history].count("POST") == 1
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_airbyte_sync import client
+from airflow_provider_airbyte_sync import client, protocol
 from airflow_provider_airbyte_sync.client import (
     TOKENS,
     AirbyteConnection,
@@ -25,12 +25,9 @@ from airflow_provider_airbyte_sync.client import (
     Settings,
 )
 from airflow_provider_airbyte_sync.errors import (
-    AirbyteConfigError,
     AirbyteConnectionNotActive,
     AirbyteError,
     AirbyteSyncAlreadyRunning,
-    AirbyteUnexpectedAnswer,
-    AirbyteUnreachable,
 )
 from airflow_provider_airbyte_sync.watch import Watch, failed_error
 
@@ -114,12 +111,31 @@ class AirbyteHook(BaseHook):
         return self.session
 
     # ---------------------------------------------------------------- transport
-    def run(self, flow: Generator[Request, Response, T]) -> T:
-        """Drive a flow of :mod:`client` to its result, sending each request it yields."""
+    def run(
+        self, flow: Generator[Any, Any, T], persist: Callable[[protocol.StartRecord], None] | None = None
+    ) -> T:
+        """Drive a flow of :mod:`client` or :mod:`protocol` to its result, doing each effect it yields.
+
+        ``persist`` stores a start record where the task's next try finds it (the task state store);
+        without it records are only kept by the flow itself.
+        """
+        answer: Any = None
         try:
-            request = next(flow)
+            effect = next(flow)
             while True:
-                request = flow.send(self.send(request))
+                answer = None
+                if isinstance(effect, Request):
+                    answer = self.send(effect)
+                elif isinstance(effect, protocol.Persist):
+                    if persist is not None:
+                        persist(effect.record)
+                elif isinstance(effect, protocol.Sleep):
+                    time.sleep(effect.seconds)
+                elif isinstance(effect, protocol.Log):
+                    self.log.log(effect.level, effect.text)
+                else:
+                    raise TypeError(f"unknown effect {effect!r}")
+                effect = flow.send(answer)
         except StopIteration as stop:
             return stop.value
 
@@ -171,7 +187,10 @@ class AirbyteHook(BaseHook):
                 # Explicit, or $REQUESTS_CA_BUNDLE would silently override verify_ssl=false.
                 verify=settings.verify is not False,
                 allow_redirects=False,  # a redirected POST turns into a GET: never follow
+                stream=True,  # read the body ourselves, up to client.MAX_BODY_BYTES
             )
+            with answer:
+                body, too_large = _read_capped(answer)
         except requests.exceptions.SSLError as exc:
             return Response(0, error=f"TLS failed: {client.describe_error(exc)}", url=url)
         except requests.exceptions.ConnectTimeout:
@@ -183,9 +202,10 @@ class AirbyteHook(BaseHook):
         return Response(
             answer.status_code,
             dict(answer.headers),
-            answer.content,
+            body,
             url=url,
             request_had_auth=bool(authorization) or request.kind == "token",
+            too_large=too_large,
         )
 
     # ---------------------------------------------------------------- Airbyte operations
@@ -242,12 +262,28 @@ class AirbyteHook(BaseHook):
         Never retried blindly (creating a job is not idempotent): an unknown outcome raises.
         """
         job_type = client.check_job_type(job_type)
-        self.check_active(connection_id)
-        return self.run(self.dialect.submit(connection_id.strip(), job_type))
+        connection = self.check_active(connection_id)
+        return self.run(self.dialect.submit(connection.connection_id, job_type))
 
     def submit_sync_connection(self, connection_id: str) -> AirbyteJob:
         """Start a sync of the connection (the official provider's name for it)."""
         return self.submit_job(connection_id, "sync")
+
+    def start(
+        self,
+        ask: protocol.Ask,
+        record: protocol.StartRecord | None = None,
+        persist: Callable[[protocol.StartRecord], None] | None = None,
+    ) -> protocol.Outcome:
+        """Run the start protocol (:mod:`~airflow_provider_airbyte_sync.protocol`) once.
+
+        Answers :class:`~protocol.Started` (watch this job; owned or not) or :class:`~protocol.Busy`
+        (another party's job runs: wait for it to end, then call again with the record persisted).
+        """
+        outcome = self.run(protocol.start(self.dialect, ask, record), persist)
+        if isinstance(outcome, protocol.Started) and outcome.workspace_id:
+            self._workspaces[ask.connection_id] = outcome.workspace_id
+        return outcome
 
     def start_job(
         self,
@@ -255,89 +291,30 @@ class AirbyteHook(BaseHook):
         job_type: str = "sync",
         *,
         if_running: str = "wait",
-        remember: Callable[[int], None] | None = None,
+        persist: Callable[[protocol.StartRecord], None] | None = None,
     ) -> tuple[AirbyteJob, bool]:
-        """Start a job exactly once; return ``(job, owned)``.
+        """Start a job exactly once within this call; return ``(job, owned)``.
 
-        Before creating, the connection's newest job id is noted (and handed to ``remember``, so
-        the task can store its intent): job ids only grow, so when the create's outcome is unknown
-        (timeout, dropped connection, 5xx) a newer job of the connection is ours, and only when there
-        is none is the create sent once more. When a sync is already running, ``if_running`` says
-        what to do: ``attach`` returns the running job (same job type only) as not owned; ``fail``
-        and ``wait`` raise :class:`AirbyteSyncAlreadyRunning` carrying the running job's id (the
-        caller waits for it, then calls again).
+        A task should use :meth:`start` with its task state store, so its retries find their job.
+        When another party's job runs, ``attach`` returns it as not owned (same kind only); ``wait``
+        and ``fail`` raise :class:`AirbyteSyncAlreadyRunning` carrying its id (wait for it, then call
+        again).
         """
-        connection_id = client.check_connection_id(connection_id)
-        job_type = client.check_job_type(job_type)
-        client.check_if_running(if_running)
-        self.check_active(connection_id)
-        for _ in range(3):
-            last = self.run(self.dialect.newest_job_id(connection_id, job_type))
-            if remember is not None:
-                remember(last)
-            try:
-                return self._create(connection_id, job_type, last), True
-            except AirbyteSyncAlreadyRunning:
-                running = self.find_running_job(connection_id)
-            if running is None:
-                continue  # it ended between our create and our look: a new create is safe (409 = none)
-            if if_running == "attach" and running.job_type == job_type:
-                self.log.info(
-                    "A %s is already running: attaching to Airbyte job %s.", job_type, running.job_id
-                )
-                return running, False
-            advice = "" if if_running == "wait" else " Set if_running='wait' to wait for it, or 'attach'."
+        ask = protocol.Ask(
+            client.check_connection_id(connection_id),
+            client.check_job_type(job_type),
+            protocol.check_if_running(if_running),
+        )
+        outcome = self.start(ask, persist=persist)
+        if isinstance(outcome, protocol.Busy):
+            running = outcome.job
             raise AirbyteSyncAlreadyRunning(
                 f"Airbyte job {running.job_id} ({running.job_type}) is already running for connection "
-                f"{connection_id}.{advice}",
-                connection_id=connection_id,
+                f"{ask.connection_id}; nothing was started.",
+                connection_id=ask.connection_id,
                 job_id=running.job_id,
             )
-        raise AirbyteSyncAlreadyRunning(
-            f"Airbyte keeps answering that a sync is already running for connection {connection_id} but "
-            "lists no running job; nothing was started. Retry later.",
-            connection_id=connection_id,
-        )
-
-    def _create(self, connection_id: str, job_type: str, last: int) -> AirbyteJob:
-        """Create the job; on an unknown outcome, adopt a job newer than ``last`` or create once more."""
-        for attempt in (1, 2):
-            try:
-                return self.run(self.dialect.submit(connection_id, job_type))
-            except AirbyteSyncAlreadyRunning:
-                if attempt == 1:
-                    raise  # someone else's job: the caller applies if_running
-                # Our first create's answer was lost and the listing did not show its job yet: a
-                # running job newer than our note is that job. Only after a lost answer: on a first
-                # create, a newer job is another task's (it started after our note).
-                running = self.find_running_job(connection_id)
-                if running is not None and running.job_id > last and running.job_type == job_type:
-                    self.log.info(
-                        "Airbyte job %s was created by the first request: watching it.", running.job_id
-                    )
-                    return running
-                raise
-            except (AirbyteUnreachable, AirbyteUnexpectedAnswer) as exc:
-                if not client.outcome_unknown(exc):
-                    raise
-                self.log.warning("The request to start a %s has an unknown outcome: %s", job_type, exc)
-                mine = self.job_after(connection_id, job_type, last)
-                if mine is not None:
-                    self.log.info("Airbyte job %s was created by that request: watching it.", mine.job_id)
-                    return mine
-                if attempt == 2:
-                    raise AirbyteUnreachable(
-                        f"Could not start a {job_type} of connection {connection_id}: two requests had no "
-                        f"clear answer and no new job appeared ({exc}). Nothing was started; check Airbyte."
-                    ) from exc
-                self.log.warning("No job was created by it: sending the request once more.")
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def job_after(self, connection_id: str, job_type: str, after_job_id: int) -> AirbyteJob | None:
-        """The oldest job of this type newer than ``after_job_id`` (ids only grow), if any."""
-        jobs = self.list_jobs(connection_id, limit=20, job_type=job_type)
-        newer = [job for job in jobs if job.job_id > after_job_id]
-        return min(newer, key=lambda job: job.job_id) if newer else None
+        return outcome.job, outcome.owned
 
     def get_job_details(self, job_id: int | str) -> AirbyteJob:
         """The job now, without downloading its attempt logs."""
@@ -403,8 +380,8 @@ class AirbyteHook(BaseHook):
         ``AirbyteTimeout`` is raised. Transient errors are survived within the watch's error budget.
         """
         job_id = client.check_job_id(job_id)
-        if wait_seconds <= 0 or (timeout is not None and timeout <= 0):
-            raise AirbyteConfigError("wait_seconds and timeout must be positive numbers of seconds.")
+        wait_seconds = client.positive_seconds("wait_seconds", wait_seconds)
+        timeout = None if timeout is None else client.positive_seconds("timeout", timeout)
         watch = watch or Watch(
             job_id, poll_interval=wait_seconds, deadline=time.time() + timeout if timeout else None
         )
@@ -434,6 +411,18 @@ class AirbyteHook(BaseHook):
             self.log.info("Cancelled Airbyte job %s.", job_id)
         except AirbyteError as exc:
             self.log.error("Could not cancel Airbyte job %s: %s", job_id, exc)
+
+
+def _read_capped(answer: requests.Response) -> tuple[bytes, bool]:
+    """The body, read no further than ``client.MAX_BODY_BYTES``; ``True`` when it was longer."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in answer.iter_content(64 * 1024):
+        size += len(chunk)
+        if size > client.MAX_BODY_BYTES:
+            return b"", True
+        chunks.append(chunk)
+    return b"".join(chunks), False
 
 
 def _ssl_adapter_class() -> type:

@@ -61,6 +61,18 @@ async def aread_settings(conn_id: str) -> Settings:
     return settings
 
 
+async def _read_capped(answer: aiohttp.ClientResponse) -> tuple[bytes, bool]:
+    """The body, read no further than ``client.MAX_BODY_BYTES``; ``True`` when it was longer."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in answer.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > client.MAX_BODY_BYTES:
+            return b"", True
+        chunks.append(chunk)
+    return b"".join(chunks), False
+
+
 class AsyncAirbyteClient:
     """Async calls to Airbyte for one watch; use as ``async with AsyncAirbyteClient(conn_id) as api``.
 
@@ -170,13 +182,14 @@ class AsyncAirbyteClient:
                 proxy=proxy,
                 allow_redirects=False,
             ) as answer:
-                body = await answer.read()
+                body, too_large = await _read_capped(answer)
                 return Response(
                     answer.status,
                     dict(answer.headers),
                     body,
                     url=url,
                     request_had_auth=bool(authorization) or request.kind == "token",
+                    too_large=too_large,
                 )
         except asyncio.TimeoutError:
             return Response(0, error=f"no answer within {read:.0f}s", url=url)

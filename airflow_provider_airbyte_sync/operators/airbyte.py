@@ -9,19 +9,14 @@ client and the trigger are imported only when the task runs.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, BaseOperatorLink, conf
 
-from airflow_provider_airbyte_sync.errors import (
-    AirbyteJobFailed,
-    AirbyteJobNotFound,
-    AirbyteSyncAlreadyRunning,
-    AirbyteTimeout,
-)
+from airflow_provider_airbyte_sync.errors import AirbyteJobFailed, AirbyteTimeout
 from airflow_provider_airbyte_sync.tasks import (
     BLOCKING_POLL_INTERVAL_S,
     DEFER_MARGIN_S,
@@ -29,7 +24,6 @@ from airflow_provider_airbyte_sync.tasks import (
     SUMMARY_XCOM,
     URL_XCOM,
     check_event,
-    positive,
     raise_for_event,
     settle_until,
 )
@@ -38,6 +32,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.sdk.types import TaskInstanceKey
 
+    from airflow_provider_airbyte_sync import protocol
     from airflow_provider_airbyte_sync.client import AirbyteJob
     from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 
@@ -134,15 +129,15 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         return AirbyteHook(airbyte_conn_id=self.airbyte_conn_id, api_version=self.api_version)
 
     def _validate(self) -> None:
-        """Check the rendered arguments before anything is started."""
-        from airflow_provider_airbyte_sync import client
+        """Check and convert the rendered arguments before anything is sent (one error naming the fix)."""
+        from airflow_provider_airbyte_sync import client, protocol
 
         self.connection_id = client.check_connection_id(self.connection_id)
         client.check_job_type(self.job_type)
-        positive("timeout", self.timeout)
+        self.timeout = client.positive_seconds("timeout", self.timeout)
         if self.wait_seconds is not None:
-            positive("wait_seconds", self.wait_seconds)
-        client.check_if_running(self.if_running)
+            self.wait_seconds = client.positive_seconds("wait_seconds", self.wait_seconds)
+        protocol.check_if_running(self.if_running)
 
     @property
     def poll_interval(self) -> float:
@@ -154,97 +149,61 @@ class AirbyteTriggerSyncOperator(BaseOperator):
     def _store(self, context: Context) -> Any:
         return context.get("task_state_store")  # type: ignore[call-overload]
 
-    def _generation(self, context: Context) -> dict[str, int | None]:
-        """What changes when a user clears this task, and not when Airflow retries it.
+    def _ask(self, context: Context) -> protocol.Ask:
+        """The protocol's view of this task: its arguments and what tells a retry from a Clear."""
+        from airflow_provider_airbyte_sync import protocol
 
-        Clearing a task sets its ``max_tries`` to ``try_number + retries`` (a retry leaves it as is)
-        and bumps the dag run's ``clear_number`` (so does clearing any other task of the run).
-        """
         dag_run = context.get("dag_run")  # type: ignore[call-overload]
-        ti = context.get("ti")  # type: ignore[call-overload]
-        max_tries = getattr(ti, "max_tries", None)
-        return {
-            "clear_number": int(getattr(dag_run, "clear_number", 0) or 0),
-            "max_tries": max_tries if isinstance(max_tries, int) else None,
-        }
+        max_tries = getattr(context.get("ti"), "max_tries", None)  # type: ignore[call-overload]
+        generation = protocol.Generation(
+            clear_number=int(getattr(dag_run, "clear_number", 0) or 0),
+            max_tries=max_tries if isinstance(max_tries, int) else None,
+        )
+        return protocol.Ask(self.connection_id, self.job_type, self.if_running, generation)
 
-    def _same_generation(self, record: Mapping[str, Any], context: Context) -> bool:
-        now = self._generation(context)
-        if now["max_tries"] is not None and record.get("max_tries") is not None:
-            return record["max_tries"] == now["max_tries"]
-        return record.get("clear_number") == now["clear_number"]
+    def _record(self, context: Context) -> protocol.StartRecord | None:
+        from airflow_provider_airbyte_sync import protocol
 
-    def _save(self, context: Context, **values: Any) -> None:
+        store = self._store(context)
+        return protocol.StartRecord.from_dict(store.get(STATE_KEY) if store is not None else None)
+
+    def _persist(self, context: Context) -> Callable[[protocol.StartRecord], None] | None:
         store = self._store(context)
         if store is None:
-            return
-        record = {
-            "connection_id": self.connection_id,
-            "job_type": self.job_type,
-            **self._generation(context),
-            **values,
-        }
-        store.set(STATE_KEY, record)
-
-    def _saved(self, context: Context) -> Mapping[str, Any] | None:
-        """What an earlier try of this task (same Clear) stored, if anything."""
-        store = self._store(context)
-        record = store.get(STATE_KEY) if store is not None else None
-        if not isinstance(record, Mapping):
             return None
-        same = (
-            record.get("connection_id") == self.connection_id
-            and record.get("job_type") == self.job_type
-            and self._same_generation(record, context)
-        )
-        if not same:
-            self.log.info(
-                "This task was cleared (or its arguments changed): starting a new %s.", self.job_type
-            )
-            return None
-        return record
-
-    def _resume(self, hook: AirbyteHook, record: Mapping[str, Any]) -> tuple[AirbyteJob, bool] | None:
-        """The job an earlier try started, if it is still running or succeeded."""
-        job = None
-        try:
-            if record.get("job_id") is not None:
-                job = hook.get_job_details(record["job_id"])
-            elif record.get("after_job_id") is not None:
-                job = hook.job_after(self.connection_id, self.job_type, int(record["after_job_id"]))
-        except AirbyteJobNotFound:
-            self.log.warning(
-                "Airbyte no longer knows job %s of an earlier try: starting anew.", record["job_id"]
-            )
-            return None
-        if job is not None and job.connection_id not in (None, self.connection_id):
-            # The Airflow connection now points at another Airbyte: that id is someone else's job.
-            self.log.warning("Job %s belongs to another connection here: starting anew.", job.job_id)
-            return None
-        if job is None or job.state == "failed":
-            return None
-        self.log.info(
-            "Airbyte job %s of an earlier try of this task is %s: resuming it.", job.job_id, job.status
-        )
-        return job, bool(record.get("owned", True))
+        return lambda record: store.set(STATE_KEY, record.to_dict())
 
     # ------------------------------------------------------------------ execution
     def execute(self, context: Context) -> int:
         self._validate()
+        return self._start(context, time.time() + self.timeout)
+
+    def _start(self, context: Context, deadline: float) -> int:
+        """Drive the start protocol; wait out another party's job when it says so; then watch ours."""
+        from airflow_provider_airbyte_sync import protocol
+
         hook = self.hook
-        deadline = time.time() + float(self.timeout)
-        record = self._saved(context)
-        resumed = self._resume(hook, record) if record else None
-        if resumed is not None:
-            job, self._owned = resumed
-        else:
-            job, self._owned = self._start(hook, context, deadline)
-        self.job_id = job.job_id
-        self._save(context, job_id=job.job_id, owned=self._owned)
+        while True:
+            outcome = hook.start(self._ask(context), self._record(context), self._persist(context))
+            if isinstance(outcome, protocol.Started):
+                return self._watch(context, outcome.job, outcome.owned, deadline)
+            busy = outcome.job.job_id
+            self.log.info(
+                "Airbyte job %s is running for this connection (not this task's): waiting for it to end, "
+                "then starting ours (its data may predate this run).",
+                busy,
+            )
+            if self.deferrable:
+                self._defer_on(busy, deadline, owned=False, method_name="execute_after_wait")
+            self._wait_out(hook, busy, deadline)
+
+    def _watch(self, context: Context, job: AirbyteJob, owned: bool, deadline: float) -> int:
+        """Watch this task's job (or the one it attached to) in the chosen mode."""
+        hook = self.hook
+        self.job_id, self._owned = job.job_id, owned
         url = hook.job_url(self.connection_id)
         context["ti"].xcom_push(key=URL_XCOM, value=url)
         self.log.info("Airbyte job %s (%s): %s", job.job_id, job.status, url or "no UI link")
-
         if job.state == "succeeded":
             return self._finish(context, job, url)
         if self.asynchronous:
@@ -253,7 +212,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
             context["ti"].xcom_push(key=SUMMARY_XCOM, value=summary(job, url=url))
             return job.job_id
         if self.deferrable:
-            self._defer_on(job.job_id, deadline, owned=self._owned, url=url)
+            self._defer_on(job.job_id, deadline, owned=owned, url=url)
         from airflow_provider_airbyte_sync.watch import Watch
 
         watch = Watch(job.job_id, poll_interval=self.poll_interval, deadline=deadline)
@@ -261,40 +220,22 @@ class AirbyteTriggerSyncOperator(BaseOperator):
             job.job_id,
             self.poll_interval,
             self.timeout,
-            cancel_on_timeout=self._owned and self.cancel_on_kill,
+            cancel_on_timeout=owned and self.cancel_on_kill,
             watch=watch,
         )
-        return self._finish(context, done, url, watch.queued_seconds(done, time.time()))
-
-    def _start(self, hook: AirbyteHook, context: Context, deadline: float) -> tuple[AirbyteJob, bool]:
-        """Start our job; with ``if_running="wait"`` in blocking mode, wait out a running one first."""
-        while True:
-            try:
-                return hook.start_job(
-                    self.connection_id,
-                    self.job_type,
-                    if_running=self.if_running,
-                    remember=lambda last: self._save(context, after_job_id=last, job_id=None, owned=True),
-                )
-            except AirbyteSyncAlreadyRunning as busy:
-                if self.if_running != "wait" or busy.job_id is None:
-                    raise
-                self.log.info(
-                    "Airbyte job %s is running for this connection: waiting for it to end, then starting "
-                    "ours (its data may predate this run).",
-                    busy.job_id,
-                )
-                if self.deferrable:
-                    self._defer_on(busy.job_id, deadline, owned=False, method_name="execute_after_wait")
-                self._wait_out(hook, busy.job_id, deadline)
+        return self._finish(context, done, url, watch.queued_seconds(done))
 
     def _wait_out(self, hook: AirbyteHook, job_id: int, deadline: float) -> None:
-        """Wait for someone else's job to end, whatever its outcome; never cancel it."""
+        """Wait for another party's job to end, whatever its outcome; never cancel it."""
+        from airflow_provider_airbyte_sync.watch import waited_too_long
+
         remaining = deadline - time.time()
         if remaining <= 0:
-            raise AirbyteTimeout(f"Timed out waiting for Airbyte job {job_id} (not ours) to end.")
+            raise waited_too_long(job_id, self.timeout, self.if_running)
         try:
             hook.wait_for_job(job_id, self.poll_interval, remaining, cancel_on_timeout=False)
+        except AirbyteTimeout:
+            raise waited_too_long(job_id, self.timeout, self.if_running) from None
         except AirbyteJobFailed as exc:
             self.log.info("The running job ended unsuccessfully (%s); starting ours.", exc)
 
@@ -329,20 +270,16 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         )
 
     def execute_after_wait(self, context: Context, event: Any = None, deadline: float | None = None) -> int:
-        """Resumed after someone else's job ended (deferrable, ``if_running="wait"``): start ours."""
+        """Resumed after another party's job ended (deferrable, ``if_running="wait"``): start ours."""
         event = check_event(event)
-        if event["status"] in ("timeout", "error"):
+        if event["status"] == "timeout":
+            from airflow_provider_airbyte_sync.watch import waited_too_long
+
+            raise waited_too_long(int(event["job_id"]), self.timeout, self.if_running)
+        if event["status"] == "error":
             raise_for_event(event)
         self._validate()
-        hook = self.hook
-        deadline = deadline or time.time() + float(self.timeout)
-        job, self._owned = self._start(hook, context, deadline)
-        self.job_id = job.job_id
-        self._save(context, job_id=job.job_id, owned=self._owned)
-        url = hook.job_url(self.connection_id)
-        context["ti"].xcom_push(key=URL_XCOM, value=url)
-        self._defer_on(job.job_id, deadline, owned=self._owned, url=url)
-        raise AssertionError("unreachable")  # pragma: no cover - defer() raises
+        return self._start(context, deadline or time.time() + self.timeout)
 
     def execute_complete(self, context: Context, event: Any = None, deadline: float | None = None) -> int:
         """Resumed from the trigger: succeed with the job's summary or fail with its reason."""
@@ -384,11 +321,10 @@ class AirbyteTriggerSyncOperator(BaseOperator):
 
         timed_out = (next_kwargs or {}).get("error") == TriggerFailureReason.TRIGGER_TIMEOUT
         if next_method == TRIGGER_FAIL_REPR and timed_out and self.cancel_on_kill:
-            store = self._store(context)
-            record = store.get(STATE_KEY) if store is not None else None
-            if isinstance(record, Mapping) and record.get("owned") and record.get("job_id") is not None:
-                self.log.warning("The deferral timed out: cancelling Airbyte job %s.", record["job_id"])
-                self.hook.cancel_quietly(int(record["job_id"]))
+            record = self._record(context)
+            if record is not None and record.owned and record.job_id is not None:
+                self.log.warning("The deferral timed out: cancelling Airbyte job %s.", record.job_id)
+                self.hook.cancel_quietly(record.job_id)
         return super().resume_execution(next_method, next_kwargs, context)
 
     def on_kill(self) -> None:

@@ -15,7 +15,6 @@ from airflow_provider_airbyte_sync.tasks import (
     DEFER_MARGIN_S,
     SUMMARY_XCOM,
     check_event,
-    positive,
     raise_for_event,
     settle_until,
 )
@@ -76,8 +75,8 @@ class AirbyteJobSensor(BaseSensorOperator):
         from airflow_provider_airbyte_sync import client
 
         job_id = client.check_job_id(self.airbyte_job_id)
-        positive("poke_interval", self.poke_interval)
-        positive("timeout", self.timeout)
+        self.poke_interval = client.positive_seconds("poke_interval", self.poke_interval)
+        self.timeout = client.positive_seconds("timeout", self.timeout)
         if not self.deferrable:
             return super().execute(context)
         from airflow_provider_airbyte_sync.triggers.airbyte import AirbyteSyncTrigger

@@ -119,7 +119,7 @@ class AirbyteSyncTrigger(BaseTrigger):
                     self.log.log(level, line)
                 if decision.action == "succeeded":
                     job = decision.job
-                    queued = watch.queued_seconds(job, time.time()) if job else None
+                    queued = watch.queued_seconds(job) if job else None
                     return self._event("succeeded", f"Airbyte job {self.job_id} succeeded.", job, queued)
                 if decision.action == "failed" and decision.job is not None:
                     job = await api.with_failure_reason(decision.job)

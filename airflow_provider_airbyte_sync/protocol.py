@@ -1,0 +1,479 @@
+"""The start protocol: how a task starts its Airbyte job exactly once, across tries. Pure.
+
+:func:`start` is a generator that yields *effects* and returns an :class:`Outcome`. The effects are
+the client's :class:`~airflow_provider_airbyte_sync.client.Request` (answered with a ``Response``),
+:class:`Persist` (store this record where the next try of the task finds it, before going on),
+:class:`Sleep` and :class:`Log`. The hook drives it; operator, sensor and trigger only map its
+outcomes to Airflow. Nothing here imports Airflow, opens a socket or sleeps.
+
+What a task knows is one typed, versioned :class:`StartRecord`, persisted at every step; its
+states, the evidence behind each and what the next try does are :data:`STATE_TABLE` (the README's
+exactly-once table is rendered from it, and a test keeps the two equal).
+
+A job becomes ours only by evidence about our own create: its answer, or — after a create whose
+answer was lost — a job of this connection and kind newer than the note, created no later than the
+create's read timeout plus a clock margin after it went out. A 409's running job, a job seen while
+waiting, and anything after a wait are never ours. Where Airbyte makes the outcome unknowable
+(another party's create lands between our note and the look-up that follows a lost answer), the
+oldest such job is taken and the log says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal
+
+from airflow_provider_airbyte_sync.client import (
+    AirbyteJob,
+    Dialect,
+    Request,
+    job_id_or_none,
+    normal_uuid,
+    outcome_unknown,
+    same_kind,
+)
+from airflow_provider_airbyte_sync.errors import (
+    AirbyteConfigError,
+    AirbyteConnectionNotActive,
+    AirbyteError,
+    AirbyteJobNotFound,
+    AirbyteOutcomeUnknown,
+    AirbyteSyncAlreadyRunning,
+)
+
+RECORD_VERSION = 2  # 1: the untyped dict of releases before the typed record
+StateName = Literal["sent", "owned", "attached", "waiting"]
+STATES: tuple[StateName, ...] = ("sent", "owned", "attached", "waiting")
+IF_RUNNING = ("wait", "attach", "fail")
+# After a create with an unknown outcome, the listing is read again after each of these pauses
+# before the job is taken as never created (a listing can lag behind the create).
+RECONCILE_PAUSES_S: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0)
+# A job can only come of our create while the server handles it: from the send until the create's
+# read timeout has passed, plus this margin for the clocks of Airflow and Airbyte disagreeing.
+CLOCK_MARGIN_S = 60.0
+# Creates sent within one try while their outcomes stay unknown (a retry may send more).
+SENDS_PER_TRY = 2
+# Rounds of "409, yet no running job is listed" before giving up (the job ended meanwhile).
+REFUSED_ROUNDS = 3
+
+
+# (state, the evidence it stands for, what the next try of the same task does, where in this module)
+STATE_TABLE: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "(none)",
+        "nothing sent in this generation (first try, or a Clear)",
+        "checks the connection is active, notes its newest job id, persists `sent`, creates",
+        "_fresh",
+    ),
+    (
+        "sent",
+        "a create went out (persisted before sending); no answer has said what came of it",
+        f"reads the job listing ({len(RECONCILE_PAUSES_S)} times over {sum(RECONCILE_PAUSES_S):g} s: it "
+        "may lag) for a job of this kind newer than the note "
+        "and created while one of its creates was being handled: ours. None: sends the create again "
+        f"(at most {SENDS_PER_TRY} per try); a 409 then is ours only if the running job passes the same test",
+        "_after_unknown, _look_for_ours, _refused_after_unknown",
+    ),
+    (
+        "owned",
+        "our create answered with this job, or it was found as above",
+        "watches it; returns it if it succeeded; a new sync if it failed or Airbyte itself says it does "
+        "not know it (a proxy's 404 or an HTML page is no such word); only this job is ever cancelled",
+        "_take_up, _own",
+    ),
+    (
+        "attached",
+        '`if_running="attach"`: our create was refused (409) and a job of the same kind runs',
+        "watches it; never cancels it",
+        "_busy",
+    ),
+    (
+        "waiting",
+        "our create was refused (409) and another party's job runs",
+        "waits for that job to end (never cancels it, never takes it or any later job as ours), then "
+        'notes afresh and creates; `if_running="fail"` fails naming it',
+        "_busy, _take_up",
+    ),
+)
+
+
+def state_table_markdown() -> str:
+    """:data:`STATE_TABLE` as the README shows it."""
+    lines = ["| state | evidence | the next try of the same task | rule |", "|---|---|---|---|"]
+    for state, evidence, then, where in STATE_TABLE:
+        rules = ", ".join(f"`{name}`" for name in where.split(", "))
+        lines.append(f"| `{state}` | {evidence} | {then} | {rules} |")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------
+# What a task knows, and what it asks for
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Generation:
+    """What tells a retry (same generation) from a user's Clear (a new one).
+
+    Clearing a task sets its ``max_tries`` anew and bumps the dag run's ``clear_number``; a retry
+    changes neither. ``max_tries`` is compared when both sides know it, else ``clear_number``.
+    """
+
+    clear_number: int = 0
+    max_tries: int | None = None
+
+    def same_as(self, other: Generation) -> bool:
+        if self.max_tries is not None and other.max_tries is not None:
+            return self.max_tries == other.max_tries
+        return self.clear_number == other.clear_number
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What the task asks for: its rendered, checked arguments."""
+
+    connection_id: str  # canonical (lower-case) UUID
+    job_type: str
+    if_running: str
+    generation: Generation = Generation()
+
+
+@dataclass(frozen=True)
+class StartRecord:
+    """What a task did towards its job, as stored in the task state store (see the module table)."""
+
+    connection_id: str
+    job_type: str
+    generation: Generation
+    state: StateName
+    job_id: int | None = None  # owned, attached, waiting (None: a 409 with no running job listed)
+    note: int | None = None  # sent: the newest job id of the connection before the first create
+    sent_at: tuple[float, ...] = ()  # sent: epoch seconds each create went out (outcomes unknown)
+    version: int = RECORD_VERSION
+
+    @property
+    def owned(self) -> bool:
+        return self.state == "owned"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["generation"] = asdict(self.generation)
+        out["sent_at"] = list(self.sent_at)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> StartRecord | None:
+        """Read a stored record; ``None`` for nothing usable; a record of a newer release is refused."""
+        if not isinstance(data, Mapping):
+            return None
+        version = data.get("version", 1)
+        if version == 1:
+            return _from_version_1(data)
+        if version != RECORD_VERSION:
+            raise AirbyteConfigError(
+                f"This task's state store holds a start record of version {version!r}, written by another "
+                f"release of this provider (this one reads versions 1 and {RECORD_VERSION}). Upgrade the "
+                "provider on every worker, or clear the task to start anew."
+            )
+        generation = data.get("generation") or {}
+        state = data.get("state")
+        if state not in STATES or not isinstance(generation, Mapping):
+            raise AirbyteConfigError(f"This task's start record is damaged ({dict(data)!r}): clear the task.")
+        return cls(
+            connection_id=str(normal_uuid(data.get("connection_id"))),
+            job_type=str(data.get("job_type")),
+            generation=Generation(int(generation.get("clear_number") or 0), generation.get("max_tries")),
+            state=state,
+            job_id=job_id_or_none(data.get("job_id")),
+            note=data.get("note"),
+            sent_at=tuple(float(when) for when in data.get("sent_at") or ()),
+        )
+
+
+def _from_version_1(data: Mapping[str, Any]) -> StartRecord | None:
+    """The dict of earlier releases: a job id (owned or not), or a bare note ``after_job_id``.
+
+    A bare note cannot say whether its create went out or a 409 answered it: it is read as sent,
+    with no send time, so any job newer than the note is taken (as those releases did).
+    """
+    generation = Generation(int(data.get("clear_number") or 0), data.get("max_tries"))
+    common = {
+        "connection_id": str(normal_uuid(data.get("connection_id"))),
+        "job_type": str(data.get("job_type") or "sync"),
+        "generation": generation,
+    }
+    job_id = job_id_or_none(data.get("job_id"))
+    if job_id is not None:
+        return StartRecord(**common, state="owned" if data.get("owned", True) else "attached", job_id=job_id)
+    note = data.get("after_job_id")
+    if isinstance(note, int) and not isinstance(note, bool) and note >= 0:
+        return StartRecord(**common, state="sent", note=note)
+    return None
+
+
+# ------------------------------------------------------------------------------------------------
+# Effects and outcomes
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Persist:
+    """Store ``record`` for the next try before going on (answered with ``None``)."""
+
+    record: StartRecord
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Log:
+    level: int
+    text: str
+
+
+Effect = Request | Persist | Sleep | Log
+
+
+@dataclass(frozen=True)
+class Started:
+    """Watch ``job`` (maybe already succeeded); ``owned``: this task created it (only then cancel it)."""
+
+    job: AirbyteJob
+    owned: bool
+    workspace_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Busy:
+    """Another party's ``job`` runs: wait for it to end (never cancel it), then call :func:`start` again."""
+
+    job: AirbyteJob
+
+
+Outcome = Started | Busy
+Flow = Generator[Effect, Any, Outcome]
+
+
+def check_if_running(if_running: Any) -> str:
+    if if_running not in IF_RUNNING:
+        raise AirbyteConfigError(f"if_running must be 'wait', 'attach' or 'fail', not {if_running!r}.")
+    return if_running
+
+
+# ------------------------------------------------------------------------------------------------
+# The flow
+# ------------------------------------------------------------------------------------------------
+def start(
+    dialect: Dialect, ask: Ask, record: StartRecord | None, clock: Callable[[], float] = time.time
+) -> Flow:
+    """Start (or take up again) the task's job; see the module's table for every rule."""
+    if record is not None and not _same_task(ask, record):
+        yield Log(
+            logging.INFO, f"This task was cleared (or its arguments changed): starting a new {ask.job_type}."
+        )
+        record = None
+    if record is not None:
+        outcome = yield from _take_up(dialect, ask, record, clock)
+        if outcome is not None:
+            return outcome
+    return (yield from _fresh(dialect, ask, clock))
+
+
+def _same_task(ask: Ask, record: StartRecord) -> bool:
+    return (
+        record.connection_id == ask.connection_id
+        and record.job_type == ask.job_type
+        and record.generation.same_as(ask.generation)
+    )
+
+
+def _take_up(dialect: Dialect, ask: Ask, record: StartRecord, clock: Callable[[], float]) -> Generator:
+    """What an earlier try left: the outcome to go on with, or ``None`` to start afresh."""
+    if record.state == "sent":
+        return (yield from _after_unknown(dialect, ask, record, clock, SENDS_PER_TRY))
+    if record.job_id is None:  # waiting, with no running job listed: note afresh
+        return None
+    try:
+        job = yield from dialect.get_job(record.job_id)
+    except AirbyteJobNotFound:
+        yield Log(logging.WARNING, f"Airbyte no longer knows job {record.job_id} of an earlier try.")
+        return None
+    if job.connection_id not in (None, ask.connection_id):
+        # The Airflow connection now points at another Airbyte: that id is someone else's job.
+        yield Log(logging.WARNING, f"Airbyte job {job.job_id} belongs to another connection here.")
+        return None
+    if record.state == "waiting":
+        if job.state in ("succeeded", "failed"):
+            return None  # the job we waited for ended: ours can start
+        return (yield from _busy(dialect, ask, job))
+    if job.state == "failed":
+        yield Log(logging.INFO, f"Airbyte job {job.job_id} of an earlier try ended {job.status}.")
+        return None
+    yield Log(
+        logging.INFO, f"Airbyte job {job.job_id} of an earlier try of this task is {job.status}: resuming it."
+    )
+    return Started(job, owned=record.owned)
+
+
+def _fresh(dialect: Dialect, ask: Ask, clock: Callable[[], float]) -> Flow:
+    """Check the connection, note its newest job, persist "sent", create; apply ``if_running``."""
+    connection = yield from dialect.get_connection(ask.connection_id)
+    if not connection.active:
+        raise AirbyteConnectionNotActive(
+            f"Airbyte connection {connection.name!r} ({connection.connection_id}) is {connection.status}: "
+            "Airbyte will not sync it. Enable it in the Airbyte UI; nothing was started."
+        )
+    for _ in range(REFUSED_ROUNDS):
+        note = yield from dialect.newest_job_id(ask.connection_id)
+        record = _record(ask, "sent", None, note=note, sent_at=(clock(),))
+        yield Persist(record)
+        outcome = yield from _send(dialect, ask, record, clock, SENDS_PER_TRY - 1)
+        if outcome is not None:
+            return _with_workspace(outcome, connection.workspace_id)
+    raise AirbyteSyncAlreadyRunning(
+        f"Airbyte keeps answering that a sync is already running for connection {ask.connection_id} but "
+        "lists no running job; nothing was started. Retry later.",
+        connection_id=ask.connection_id,
+    )
+
+
+def _send(
+    dialect: Dialect,
+    ask: Ask,
+    record: StartRecord,
+    clock: Callable[[], float],
+    resends: int,
+    after_unknown: bool = False,
+) -> Generator:
+    """Send the create persisted in ``record``; ``None``: refused with nothing running (note afresh)."""
+    try:
+        job = yield from dialect.submit(ask.connection_id, ask.job_type)
+    except AirbyteSyncAlreadyRunning:
+        if after_unknown:
+            # An earlier create of ours had no answer: the running job may be its job.
+            return (yield from _refused_after_unknown(dialect, ask, record))
+        running = yield from dialect.find_running_job(ask.connection_id)
+        if running is None:
+            yield Persist(_record(ask, "waiting", None))
+            return None
+        return (yield from _busy(dialect, ask, running))
+    except AirbyteError as exc:
+        if not outcome_unknown(exc):
+            raise
+        yield Log(logging.WARNING, f"The request to start a {ask.job_type} has an unknown outcome: {exc}")
+        return (yield from _after_unknown(dialect, ask, record, clock, resends))
+    return (yield from _own(ask, job, "was created by this task"))
+
+
+def _after_unknown(
+    dialect: Dialect, ask: Ask, record: StartRecord, clock: Callable[[], float], resends: int
+) -> Generator:
+    """A create went out and no answer said what came of it: find its job, or send once more."""
+    mine = yield from _look_for_ours(dialect, ask, record)
+    if mine is not None:
+        return mine
+    if resends <= 0:
+        raise AirbyteOutcomeUnknown(
+            f"Could not start a {ask.job_type} of connection {ask.connection_id}: the request had no clear "
+            f"answer and Airbyte lists no job newer than {record.note} (checked "
+            f"{len(RECONCILE_PAUSES_S)} times over {sum(RECONCILE_PAUSES_S):.1f}s). As far as Airbyte "
+            "shows, nothing was started; a retry of this task looks again before it creates anything."
+        )
+    yield Log(logging.WARNING, "Airbyte lists no job of that request: sending it once more.")
+    again = replace(record, sent_at=(*record.sent_at, clock()))
+    yield Persist(again)
+    return (yield from _send(dialect, ask, again, clock, resends - 1, after_unknown=True))
+
+
+def _look_for_ours(dialect: Dialect, ask: Ask, record: StartRecord) -> Generator:
+    """The job our unanswered create made, read patiently from a listing that may lag, or ``None``."""
+    for pause in RECONCILE_PAUSES_S:
+        if pause:
+            yield Sleep(pause)
+        jobs = yield from dialect.list_jobs(ask.connection_id, limit=20, job_type=ask.job_type)
+        candidates = [job for job in jobs if _could_be_ours(job, ask, record, dialect)]
+        if candidates:
+            job = min(candidates, key=lambda candidate: candidate.job_id)
+            return (
+                yield from _own(
+                    ask,
+                    job,
+                    f"is newer than the note ({record.note}) and came after this task's unanswered "
+                    "request: taken as its job (Airbyte cannot tell whose create made it; see the "
+                    "README's exactly-once section)",
+                )
+            )
+    return None
+
+
+def _could_be_ours(job: AirbyteJob, ask: Ask, record: StartRecord, dialect: Dialect) -> bool:
+    if record.note is None or job.job_id <= record.note or not same_kind(ask.job_type, job.job_type):
+        return False
+    if job.connection_id not in (None, ask.connection_id):
+        return False
+    if not record.sent_at or job.created_at is None:
+        return True
+    # Only while one of our creates was being handled: never a job from the gap between tries.
+    created = job.created_at.timestamp()
+    handling = dialect.settings.create_timeout
+    return any(
+        sent - CLOCK_MARGIN_S <= created <= sent + handling + CLOCK_MARGIN_S for sent in record.sent_at
+    )
+
+
+def _refused_after_unknown(dialect: Dialect, ask: Ask, record: StartRecord) -> Generator:
+    """A 409 to a create sent after an earlier one had no answer: whose job runs?"""
+    running = yield from dialect.find_running_job(ask.connection_id)
+    if running is None:
+        raise AirbyteOutcomeUnknown(
+            f"Could not start a {ask.job_type} of connection {ask.connection_id}: an earlier request had "
+            "no clear answer, and Airbyte now says a sync is running but lists none. Nothing more was "
+            "started; a retry of this task looks for the job again."
+        )
+    if _could_be_ours(running, ask, record, dialect):
+        return (
+            yield from _own(
+                ask, running, "runs: an earlier request of this task created it (its answer was lost)"
+            )
+        )
+    # Older than our note, of another kind, or created while none of our creates was being
+    # handled: another party's job. Ours, if any, would have been listed and taken above.
+    return (yield from _busy(dialect, ask, running))
+
+
+def _busy(dialect: Dialect, ask: Ask, running: AirbyteJob) -> Generator:
+    """Another party's job runs: attach to it, wait for it, or fail, as ``if_running`` says."""
+    if ask.if_running == "attach" and same_kind(ask.job_type, running.job_type):
+        yield Persist(_record(ask, "attached", running.job_id))
+        yield Log(
+            logging.INFO,
+            f"A {running.job_type} is already running: attaching to Airbyte job {running.job_id} "
+            "(not this task's: it is never cancelled).",
+        )
+        return Started(running, owned=False)
+    yield Persist(_record(ask, "waiting", running.job_id))
+    if ask.if_running == "fail":
+        raise AirbyteSyncAlreadyRunning(
+            f"Airbyte job {running.job_id} ({running.job_type}) is already running for connection "
+            f"{ask.connection_id}; nothing was started. Set if_running='wait' to wait for it to end and "
+            "then sync, or if_running='attach' to watch it instead.",
+            connection_id=ask.connection_id,
+            job_id=running.job_id,
+        )
+    return Busy(running)
+
+
+def _own(ask: Ask, job: AirbyteJob, why: str) -> Generator:
+    yield Persist(_record(ask, "owned", job.job_id))
+    yield Log(logging.INFO, f"Airbyte job {job.job_id} {why}.")
+    return Started(job, owned=True)
+
+
+def _record(ask: Ask, state: StateName, job_id: int | None, **sent: Any) -> StartRecord:
+    return StartRecord(ask.connection_id, ask.job_type, ask.generation, state, job_id=job_id, **sent)
+
+
+def _with_workspace(outcome: Outcome, workspace_id: str | None) -> Outcome:
+    return replace(outcome, workspace_id=workspace_id) if isinstance(outcome, Started) else outcome
