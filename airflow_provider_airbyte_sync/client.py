@@ -15,6 +15,7 @@ import json
 import math
 import random
 import re
+import time
 import uuid
 from collections.abc import Generator, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -264,9 +265,15 @@ def positive_seconds(name: str, value: Any) -> float:
             number = float(value)
         except (TypeError, ValueError):
             number = -1.0
-    if not (math.isfinite(number) and number > 0):
-        raise AirbyteConfigError(f"{name} must be a positive number of seconds, not {value!r}.")
+    if not (math.isfinite(number) and 0 < number <= MAX_SECONDS):
+        raise AirbyteConfigError(
+            f"{name} must be a positive number of seconds (at most {MAX_SECONDS:.0f}), not {value!r}."
+        )
     return number
+
+
+# Ten years: beyond this a deadline overflows Python's timedelta and datetime.
+MAX_SECONDS = 10 * 365 * 86400.0
 
 
 def _join(base: str, *parts: str) -> str:
@@ -627,6 +634,9 @@ class Response:
     url: str = ""
     request_had_auth: bool = True
     too_large: bool = False  # the body passed MAX_BODY_BYTES and was not read further
+    # False when no connection to the server was made (refused, connect timeout, TLS handshake):
+    # the request never left, so nothing can have come of it.
+    sent: bool = True
 
     def json(self) -> Any:
         return json.loads(self.body.decode("utf-8") or "null")
@@ -756,7 +766,8 @@ def raise_for_answer(
     if status == 0:
         raise AirbyteUnreachable(
             f"Could not {action}: no answer from {response.url or 'Airbyte'}{where}: {said}. Check the host, "
-            "port and scheme (https against an http port fails), and that Airbyte is up."
+            "port and scheme (https against an http port fails), and that Airbyte is up.",
+            outcome="unknown" if response.sent else "refused",
         )
     if response.too_large:
         raise AirbyteUnexpectedAnswer(f"Could not {action}: {response.url} answered {said}{where}.", status)
@@ -873,6 +884,32 @@ def retry_after(response: Response, now: datetime | None = None) -> float | None
     return min(max((when - now).total_seconds(), 0.0), RETRY_AFTER_CAP_S)
 
 
+class ServerClock:
+    """Airbyte's clock, as its answers' ``Date`` headers show it; this machine's until one arrives.
+
+    The start protocol compares the time a create went out with the creation times Airbyte gives
+    its jobs: both must be read on Airbyte's clock, or a skewed worker clock turns our own job
+    into a stranger's (a second sync) or a stranger's into ours.
+    """
+
+    def __init__(self) -> None:
+        self.offset: float | None = None  # Airbyte's clock minus ours, seconds
+
+    def saw(self, response: Response) -> None:
+        value = response.header("date") if response.status else None
+        if not value:
+            return
+        try:
+            said = parsedate_to_datetime(value).timestamp()
+        except (TypeError, ValueError, IndexError):
+            return
+        # The header has whole seconds: it was stamped up to 1 s before the answer arrived.
+        self.offset = said + 0.5 - time.time()
+
+    def now(self) -> float:
+        return time.time() + (self.offset or 0.0)
+
+
 def should_retry(request: Request, response: Response) -> bool:
     """Reads, cancels and token fetches are retried on transient failures.
 
@@ -880,7 +917,7 @@ def should_retry(request: Request, response: Response) -> bool:
     nothing was started. Any other failure of a create is left to the exactly-once rule.
     """
     if request.kind == "create":
-        return response.status == 429
+        return response.status == 429 or not response.sent  # never handled: sending again is safe
     if response.too_large:
         return False  # the same runaway body again would not help
     if response.status == 0 or response.status in RETRYABLE_STATUS:
@@ -1183,14 +1220,18 @@ class Dialect:
                 return job
         return None
 
-    def newest_job_id(self, connection_id: str) -> Generator[Request, Response, int]:
-        """The newest id of the connection's syncs and resets (0 if none): job ids only grow.
+    def newest_job_id(self, connection_id: str, job_type: str) -> Generator[Request, Response, int]:
+        """The newest id of the connection's jobs (0 if none): job ids only grow.
 
-        Untyped on purpose: the listing every server takes (a 2022 server refuses "clear" as a
-        type), and a note only needs to be no older than any job of ours.
+        Syncs and resets always (a note only needs to be no older than any job of ours), and
+        clears when a clear is asked for (a 2022 server refuses "clear" as a listing type).
         """
         jobs = yield from self.list_jobs(connection_id, limit=1)
-        return max((job.job_id for job in jobs), default=0)
+        newest = max((job.job_id for job in jobs), default=0)
+        if job_type == "clear":
+            clears = yield from self.list_jobs(connection_id, limit=1, job_type="clear")
+            newest = max([newest, *(job.job_id for job in clears)])
+        return newest
 
 
 class ConfigDialect(Dialect):

@@ -55,9 +55,14 @@ class AirbyteAuthError(AirbyteError):
 
 
 class AirbyteUnreachable(AirbyteError):
-    """No answer from the server: wrong host or port, TLS mismatch, or the server is down."""
+    """No answer from the server: wrong host or port, TLS mismatch, or the server is down.
 
-    outcome: Outcome = "unknown"
+    ``outcome`` is ``"refused"`` when no connection was made (the request never left).
+    """
+
+    def __init__(self, message: str, outcome: Outcome = "unknown") -> None:
+        super().__init__(message)
+        self.outcome = outcome
 
 
 class AirbyteUnexpectedAnswer(AirbyteError):

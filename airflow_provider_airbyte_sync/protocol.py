@@ -52,8 +52,9 @@ IF_RUNNING = ("wait", "attach", "fail")
 # before the job is taken as never created (a listing can lag behind the create).
 RECONCILE_PAUSES_S: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0)
 # A job can only come of our create while the server handles it: from the send until the create's
-# read timeout has passed, plus this margin for the clocks of Airflow and Airbyte disagreeing.
-CLOCK_MARGIN_S = 60.0
+# read timeout has passed. Times are read on Airbyte's clock (its Date headers); this margin covers
+# their whole seconds and the network's delay.
+CLOCK_MARGIN_S = 5.0
 # Creates sent within one try while their outcomes stay unknown (a retry may send more).
 SENDS_PER_TRY = 2
 # Rounds of "409, yet no running job is listed" before giving up (the job ended meanwhile).
@@ -65,8 +66,11 @@ STATE_TABLE: tuple[tuple[str, str, str, str], ...] = (
     (
         "(none)",
         "nothing sent in this generation (first try, or a Clear)",
-        "checks the connection is active, notes its newest job id, persists `sent`, creates",
-        "_fresh",
+        "checks the connection is active; for a reset or clear, applies `if_running` to a running job "
+        "first (Airbyte would cancel it, not answer 409); notes the newest job id, persists `sent`, "
+        "creates. A create that never reached Airbyte (no connection made) is sent again and, if it "
+        "still cannot, leaves no `sent` behind",
+        "_fresh, _send",
     ),
     (
         "sent",
@@ -194,8 +198,9 @@ class StartRecord:
 def _from_version_1(data: Mapping[str, Any]) -> StartRecord | None:
     """The dict of earlier releases: a job id (owned or not), or a bare note ``after_job_id``.
 
-    A bare note cannot say whether its create went out or a 409 answered it: it is read as sent,
-    with no send time, so any job newer than the note is taken (as those releases did).
+    A bare note cannot say whether its create went out or a 409 answered it, nor when: a job newer
+    than it may be anyone's, so it is read as nothing (the task notes afresh and creates; the
+    README's upgrade note says what that can cost).
     """
     generation = Generation(int(data.get("clear_number") or 0), data.get("max_tries"))
     common = {
@@ -206,9 +211,6 @@ def _from_version_1(data: Mapping[str, Any]) -> StartRecord | None:
     job_id = job_id_or_none(data.get("job_id"))
     if job_id is not None:
         return StartRecord(**common, state="owned" if data.get("owned", True) else "attached", job_id=job_id)
-    note = data.get("after_job_id")
-    if isinstance(note, int) and not isinstance(note, bool) and note >= 0:
-        return StartRecord(**common, state="sent", note=note)
     return None
 
 
@@ -325,8 +327,14 @@ def _fresh(dialect: Dialect, ask: Ask, clock: Callable[[], float]) -> Flow:
             f"Airbyte connection {connection.name!r} ({connection.connection_id}) is {connection.status}: "
             "Airbyte will not sync it. Enable it in the Airbyte UI; nothing was started."
         )
+    if ask.job_type != "sync":
+        # Airbyte answers a reset or clear sent while a sync runs by cancelling that sync, never
+        # with a 409: if_running must be applied before sending.
+        running = yield from dialect.find_running_job(ask.connection_id)
+        if running is not None:
+            return (yield from _busy(dialect, ask, running))
     for _ in range(REFUSED_ROUNDS):
-        note = yield from dialect.newest_job_id(ask.connection_id)
+        note = yield from dialect.newest_job_id(ask.connection_id, ask.job_type)
         record = _record(ask, "sent", None, note=note, sent_at=(clock(),))
         yield Persist(record)
         outcome = yield from _send(dialect, ask, record, clock, SENDS_PER_TRY - 1)
@@ -360,6 +368,12 @@ def _send(
             return None
         return (yield from _busy(dialect, ask, running))
     except AirbyteError as exc:
+        if exc.outcome == "refused":
+            # It never reached Airbyte: this send made nothing, and must not open a window in
+            # which a later job could pass for ours.
+            earlier = record.sent_at[:-1]
+            yield Persist(replace(record, sent_at=earlier) if earlier else _record(ask, "waiting", None))
+            raise
         if not outcome_unknown(exc):
             raise
         yield Log(logging.WARNING, f"The request to start a {ask.job_type} has an unknown outcome: {exc}")
@@ -393,6 +407,7 @@ def _look_for_ours(dialect: Dialect, ask: Ask, record: StartRecord) -> Generator
         if pause:
             yield Sleep(pause)
         jobs = yield from dialect.list_jobs(ask.connection_id, limit=20, job_type=ask.job_type)
+        _refuse_unknown_times(jobs, ask, record)
         candidates = [job for job in jobs if _could_be_ours(job, ask, record, dialect)]
         if candidates:
             job = min(candidates, key=lambda candidate: candidate.job_id)
@@ -408,14 +423,25 @@ def _look_for_ours(dialect: Dialect, ask: Ask, record: StartRecord) -> Generator
     return None
 
 
+def _refuse_unknown_times(jobs: list[AirbyteJob], ask: Ask, record: StartRecord) -> None:
+    """A job newer than the note without a creation time cannot be told ours or not: say so."""
+    for job in jobs:
+        if record.note is not None and job.job_id > record.note and job.created_at is None:
+            raise AirbyteOutcomeUnknown(
+                f"Airbyte lists job {job.job_id} of connection {ask.connection_id} without a creation "
+                "time, so this task cannot tell whether its unanswered request made it. Nothing more was "
+                "started; a retry of this task looks again."
+            )
+
+
 def _could_be_ours(job: AirbyteJob, ask: Ask, record: StartRecord, dialect: Dialect) -> bool:
     if record.note is None or job.job_id <= record.note or not same_kind(ask.job_type, job.job_type):
         return False
     if job.connection_id not in (None, ask.connection_id):
         return False
     if not record.sent_at or job.created_at is None:
-        return True
-    # Only while one of our creates was being handled: never a job from the gap between tries.
+        return False  # no time to hold it against: never evidence
+    # Only while one of our creates was being handled (from its send to its read timeout).
     created = job.created_at.timestamp()
     handling = dialect.settings.create_timeout
     return any(
@@ -426,6 +452,8 @@ def _could_be_ours(job: AirbyteJob, ask: Ask, record: StartRecord, dialect: Dial
 def _refused_after_unknown(dialect: Dialect, ask: Ask, record: StartRecord) -> Generator:
     """A 409 to a create sent after an earlier one had no answer: whose job runs?"""
     running = yield from dialect.find_running_job(ask.connection_id)
+    # The create that was just refused made nothing: only the earlier, unanswered ones count.
+    record = replace(record, sent_at=record.sent_at[:-1])
     if running is None:
         raise AirbyteOutcomeUnknown(
             f"Could not start a {ask.job_type} of connection {ask.connection_id}: an earlier request had "

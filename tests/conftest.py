@@ -115,6 +115,34 @@ def emulator_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., A
             emulator.stop()
 
 
+@pytest.fixture
+def airbyte_at(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Any]]:
+    """Start an emulator reached through ``airbyte_default`` over the config or the public API.
+
+    When the test has already failed, jobs of the code under test still running are ended from
+    Airbyte's side, so the job audit does not report the same defect a second time.
+    """
+    from airflow_provider_airbyte_sync.testing import TERMINAL_STATUSES
+
+    started: list[Any] = []
+
+    def start(api: str = "config", **options: Any) -> Any:
+        emulator = emulator_factory(**options)
+        airflow_conn("airbyte_default", **conn_fields(emulator, api))
+        started.append(emulator)
+        return emulator
+
+    failed_before = request.session.testsfailed
+    yield start
+    if request.session.testsfailed > failed_before:
+        for emulator in started:
+            for job in emulator.jobs():
+                if job["origin"] == "api" and job["status"] not in TERMINAL_STATUSES:
+                    emulator.cancel_job(job["id"])
+
+
 def conn_fields(emulator: Any, deployment: str = "config", auth: str = "none") -> dict[str, Any]:
     """Airflow connection fields for one way of reaching the emulator (as a user would set them)."""
     from airflow_provider_airbyte_sync.testing import (

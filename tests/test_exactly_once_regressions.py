@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -62,32 +62,6 @@ JOB_READ_ENDPOINTS = {
 
 
 # ------------------------------------------------------------------------------------------ helpers
-@pytest.fixture
-def airbyte_at(
-    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], request: pytest.FixtureRequest
-) -> Iterator[Callable[..., Any]]:
-    """Start an emulator reached through ``airbyte_default`` over the config or the public API.
-
-    When the test has already failed, jobs of the code under test still running are ended from
-    Airbyte's side, so the job audit does not report the same defect a second time.
-    """
-    started: list[Any] = []
-
-    def start(api: str = "config", **options: Any) -> Any:
-        emulator = emulator_factory(**options)
-        airflow_conn("airbyte_default", **conn_fields(emulator, api))
-        started.append(emulator)
-        return emulator
-
-    failed_before = request.session.testsfailed
-    yield start
-    if request.session.testsfailed > failed_before:
-        for emulator in started:
-            for job in api_jobs(emulator):
-                if job["status"] not in TERMINAL_STATUSES:
-                    emulator.cancel_job(job["id"])
-
-
 def connection(emulator: Any, **script: Any) -> str:
     return emulator.add_connection(name="regression", workspace_id=DEFAULT_WORKSPACE_ID, **script)
 

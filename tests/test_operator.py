@@ -170,20 +170,14 @@ def test_stored_job_unknown_to_airbyte_starts_afresh(airbyte: Any) -> None:
 
 
 def test_crash_between_create_and_storing_the_id_adopts_the_job(airbyte: Any) -> None:
+    from airflow_provider_airbyte_sync.protocol import Generation, StartRecord
+
     run = Run()
-    # the first try noted its intent, created the job, then died before storing the job id
-    run.store.set(
-        "airbyte_job",
-        {
-            "connection_id": airbyte.fast,
-            "job_type": "sync",
-            "clear_number": 0,
-            "max_tries": 2,
-            "after_job_id": 0,
-            "job_id": None,
-            "owned": True,
-        },
+    # the first try stored "sent" (newest job 0), created the job, then died before storing its id
+    sent = StartRecord(
+        airbyte.fast, "sync", Generation(0, run.max_tries), "sent", note=0, sent_at=(airbyte.now(),)
     )
+    run.store.set("airbyte_job", sent.to_dict())
     job = airbyte.start_job(airbyte.fast)
     assert run_to_end(operator(airbyte.fast), run.next_try()) == job
     assert len(airbyte.jobs(airbyte.fast)) == 1

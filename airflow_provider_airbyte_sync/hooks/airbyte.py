@@ -74,6 +74,7 @@ class AirbyteHook(BaseHook):
         self.api_version = api_version
         self._quick = False  # test_connection: short timeouts, no retries
         self._workspaces: dict[str, str] = {}  # connection id -> workspace id, as Airbyte told us
+        self._clock = client.ServerClock()
 
     # ---------------------------------------------------------------- set-up (lazy)
     @cached_property
@@ -145,6 +146,7 @@ class AirbyteHook(BaseHook):
         while True:
             authorization = self._auth_header(request)
             response = self._send_once(request, authorization)
+            self._clock.saw(response)
             step, delay = attempts.after(response, authorization)
             if step == "done":
                 return response
@@ -192,13 +194,13 @@ class AirbyteHook(BaseHook):
             with answer:
                 body, too_large = _read_capped(answer)
         except requests.exceptions.SSLError as exc:
-            return Response(0, error=f"TLS failed: {client.describe_error(exc)}", url=url)
+            return Response(0, error=f"TLS failed: {client.describe_error(exc)}", url=url, sent=False)
         except requests.exceptions.ConnectTimeout:
-            return Response(0, error=f"connecting timed out after {connect:.0f}s", url=url)
+            return Response(0, error=f"connecting timed out after {connect:.0f}s", url=url, sent=False)
         except requests.exceptions.Timeout:
             return Response(0, error=f"no answer within {read:.0f}s", url=url)
         except requests.exceptions.RequestException as exc:
-            return Response(0, error=client.describe_error(exc), url=url)
+            return Response(0, error=client.describe_error(exc), url=url, sent=not _never_connected(exc))
         return Response(
             answer.status_code,
             dict(answer.headers),
@@ -280,7 +282,7 @@ class AirbyteHook(BaseHook):
         Answers :class:`~protocol.Started` (watch this job; owned or not) or :class:`~protocol.Busy`
         (another party's job runs: wait for it to end, then call again with the record persisted).
         """
-        outcome = self.run(protocol.start(self.dialect, ask, record), persist)
+        outcome = self.run(protocol.start(self.dialect, ask, record, self._clock.now), persist)
         if isinstance(outcome, protocol.Started) and outcome.workspace_id:
             self._workspaces[ask.connection_id] = outcome.workspace_id
         return outcome
@@ -411,6 +413,16 @@ class AirbyteHook(BaseHook):
             self.log.info("Cancelled Airbyte job %s.", job_id)
         except AirbyteError as exc:
             self.log.error("Could not cancel Airbyte job %s: %s", job_id, exc)
+
+
+def _never_connected(error: Exception) -> bool:
+    """Whether ``requests`` failed before a connection existed (refused, unresolvable host)."""
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    reason = error.args[0] if error.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, NewConnectionError)
 
 
 def _read_capped(answer: requests.Response) -> tuple[bytes, bool]:

@@ -194,7 +194,9 @@ class AsyncAirbyteClient:
         except asyncio.TimeoutError:
             return Response(0, error=f"no answer within {read:.0f}s", url=url)
         except aiohttp.ClientSSLError as exc:
-            return Response(0, error=f"TLS failed: {client.describe_error(exc)}", url=url)
+            return Response(0, error=f"TLS failed: {client.describe_error(exc)}", url=url, sent=False)
+        except aiohttp.ClientConnectorError as exc:
+            return Response(0, error=client.describe_error(exc), url=url, sent=False)
         except (aiohttp.ClientError, OSError) as exc:
             return Response(0, error=client.describe_error(exc), url=url)
 

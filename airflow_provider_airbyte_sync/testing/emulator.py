@@ -290,7 +290,12 @@ class AirbyteEmulator:
         self._exchanges: deque[dict[str, Any]] = deque(maxlen=record_limit)
         self._exchanges_lock = threading.Lock()
         self._server = HttpServer(
-            self._handle, host=host, port=port, ssl_context=ssl_context, on_connect=self._stats.connection
+            self._handle,
+            host=host,
+            port=port,
+            ssl_context=ssl_context,
+            on_connect=self._stats.connection,
+            clock=self._clock.now,
         )
 
         if default_workspace:

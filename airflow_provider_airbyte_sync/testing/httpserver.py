@@ -125,15 +125,10 @@ Outcome = Union[Response, object]  # noqa: UP007 - a Response, DROP or RESET
 App = Callable[[Request], Union[Response, Awaitable[Outcome]]]  # noqa: UP007
 
 _REASONS = {s.value: s.phrase for s in http.HTTPStatus}
-_date_cache: list[Any] = [0, ""]
 
 
-def _http_date() -> str:
-    now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache[0] = now
-        _date_cache[1] = formatdate(now, usegmt=True)
-    return _date_cache[1]
+def _http_date(now: float) -> str:
+    return formatdate(int(now), usegmt=True)
 
 
 def _error(status: int, message: str) -> Response:
@@ -360,7 +355,8 @@ class _Connection(asyncio.Protocol):
         lines = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Unknown')}\r\n"]
         if response.content_type:
             lines.append(f"Content-Type: {response.content_type}\r\n")
-        lines.append(f"Content-Length: {len(response.body)}\r\nDate: {_http_date()}\r\n")
+        date = _http_date(self.server.clock())
+        lines.append(f"Content-Length: {len(response.body)}\r\nDate: {date}\r\n")
         if response.headers:
             for name, value in response.headers.items():
                 lines.append(f"{name}: {value}\r\n")
@@ -408,6 +404,7 @@ class HttpServer:
         backlog: int = 8192,
         on_connect: Callable[[], None] | None = None,
         thread_name: str = "airbyte-emulator",
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
         self.host = host
@@ -416,6 +413,7 @@ class HttpServer:
         self.backlog = backlog
         self.scheme = "https" if ssl_context is not None else "http"
         self.on_connect = on_connect or (lambda: None)
+        self.clock = clock  # the Date header: the server's clock, as its job times are
         self.connections: set[_Connection] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread_name = thread_name
