@@ -68,9 +68,10 @@ STATE_TABLE: tuple[tuple[str, str, str, str], ...] = (
         "nothing sent in this generation (first try, or a Clear)",
         "checks the connection is active; for a reset or clear, applies `if_running` to a running job "
         "first (Airbyte would cancel it, not answer 409); notes the newest job id, persists `sent`, "
-        "creates. A create that never reached Airbyte (no connection made) is sent again and, if it "
-        "still cannot, leaves no `sent` behind",
-        "_fresh, _send",
+        "creates. A create that never reached Airbyte (no connection made) is sent again. One answered "
+        "409 or another 4xx, or that never reached Airbyte, made nothing: the record says so before "
+        "the next request, so no later job can pass for its job",
+        "_fresh, _send, _made_nothing",
     ),
     (
         "sent",
@@ -355,30 +356,47 @@ def _send(
     resends: int,
     after_unknown: bool = False,
 ) -> Generator:
-    """Send the create persisted in ``record``; ``None``: refused with nothing running (note afresh)."""
+    """Send the create persisted in ``record``; ``None``: refused with nothing running (note afresh).
+
+    What an answer proves is persisted before the next request, so a kill at any point leaves a
+    record that says what was done.
+    """
     try:
         job = yield from dialect.submit(ask.connection_id, ask.job_type)
     except AirbyteSyncAlreadyRunning:
+        unsent = yield from _made_nothing(ask, record)
         if after_unknown:
             # An earlier create of ours had no answer: the running job may be its job.
-            return (yield from _refused_after_unknown(dialect, ask, record))
+            return (yield from _refused_after_unknown(dialect, ask, unsent))
         running = yield from dialect.find_running_job(ask.connection_id)
         if running is None:
-            yield Persist(_record(ask, "waiting", None))
             return None
         return (yield from _busy(dialect, ask, running))
     except AirbyteError as exc:
-        if exc.outcome == "refused":
-            # It never reached Airbyte: this send made nothing, and must not open a window in
-            # which a later job could pass for ours.
-            earlier = record.sent_at[:-1]
-            yield Persist(replace(record, sent_at=earlier) if earlier else _record(ask, "waiting", None))
-            raise
-        if not outcome_unknown(exc):
+        if not _maybe_created(exc):
+            yield from _made_nothing(ask, record)
             raise
         yield Log(logging.WARNING, f"The request to start a {ask.job_type} has an unknown outcome: {exc}")
         return (yield from _after_unknown(dialect, ask, record, clock, resends))
     return (yield from _own(ask, job, "was created by this task"))
+
+
+def _maybe_created(error: AirbyteError) -> bool:
+    """Whether a failed create may have created its job.
+
+    Only an unknown outcome may, and not a 4xx: Airbyte creates a job only when it answers 2xx, and
+    a proxy's 4xx (an HTML 404 or 409) never stands for an upstream 2xx.
+    """
+    status = getattr(error, "status", None)
+    return outcome_unknown(error) and not (isinstance(status, int) and 400 <= status < 500)
+
+
+def _made_nothing(ask: Ask, record: StartRecord) -> Generator:
+    """Persist that the last create made nothing: it must never open a window for a later job."""
+    earlier = record.sent_at[:-1]
+    unsent = replace(record, sent_at=earlier) if earlier else _record(ask, "waiting", None)
+    yield Persist(unsent)
+    return unsent
 
 
 def _after_unknown(
@@ -452,8 +470,6 @@ def _could_be_ours(job: AirbyteJob, ask: Ask, record: StartRecord, dialect: Dial
 def _refused_after_unknown(dialect: Dialect, ask: Ask, record: StartRecord) -> Generator:
     """A 409 to a create sent after an earlier one had no answer: whose job runs?"""
     running = yield from dialect.find_running_job(ask.connection_id)
-    # The create that was just refused made nothing: only the earlier, unanswered ones count.
-    record = replace(record, sent_at=record.sent_at[:-1])
     if running is None:
         raise AirbyteOutcomeUnknown(
             f"Could not start a {ask.job_type} of connection {ask.connection_id}: an earlier request had "
