@@ -12,6 +12,7 @@ import re
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import textwrap
@@ -772,6 +773,23 @@ def test_recording_says_when_a_request_arrived_and_when_it_was_answered() -> Non
         assert created["time"] - created["received"] >= 0.29
         # the job was created when the request arrived, not when its answer left
         assert abs(emu.jobs(DEFAULT_CONNECTION_ID)[0]["created_at"] - created["received"]) < 0.1
+        # A client that resets its connection while the answer is held back still leaves its
+        # exchange in the recording, with no answer.
+        emu.add_fault("jobs/get", after=True, delay_s=2)
+        body = b'{"id": 1}'
+        with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as raw:
+            raw.sendall(
+                b"POST /api/v1/jobs/get HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            time.sleep(0.2)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        deadline = time.monotonic() + 2
+        while len(emu.exchanges()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        gave_up = emu.exchanges()[-1]
+        assert gave_up["path"] == "/api/v1/jobs/get" and gave_up["status"] is None
+        assert gave_up["fault"] == "delay=2s,after" and gave_up["time"] - gave_up["received"] < 1
 
 
 def test_error_rate_and_latency() -> None:

@@ -492,7 +492,8 @@ class AirbyteEmulator:
         """Recorded exchanges (``record=True``), oldest first by answer.
 
         Each has ``received`` (epoch seconds the request arrived, before any ``on_request`` action
-        or fault delay) and ``time`` (when it was answered, dropped or reset), ``method``, ``path``,
+        or fault delay) and ``time`` (when it was answered, dropped or reset, or when the client
+        went away while a fault held the answer back), ``method``, ``path``,
         ``query``, ``request_headers``, ``request_body``, ``status`` (``None`` when no answer was
         sent), ``response_headers``, ``response_body`` and ``fault`` (what an injected fault did).
         """
@@ -616,6 +617,18 @@ class AirbyteEmulator:
     async def _handle_slowly(
         self, request: Request, match: Match, fault: Fault | None, received: float
     ) -> Response | object:
+        try:
+            outcome = await self._misbehave(request, match, fault)
+        except asyncio.CancelledError:
+            # The client went away while the answer was held back (it timed out): nothing was sent.
+            if self._record:
+                self._remember(request, match, DROP, fault, received)
+            raise
+        if self._record:
+            self._remember(request, match, outcome, fault, received)
+        return outcome
+
+    async def _misbehave(self, request: Request, match: Match, fault: Fault | None) -> Response | object:
         outcome: Response | object | None
         if fault is not None and not fault.after:
             if fault.delay_s:
@@ -635,8 +648,6 @@ class AirbyteEmulator:
                 outcome = replaced if replaced is not None else outcome
         if self.latency_s > 0 and isinstance(outcome, Response):
             await asyncio.sleep(self.latency_s)
-        if self._record:
-            self._remember(request, match, outcome, fault, received)
         return outcome
 
     def _respond(self, request: Request, match: Match) -> Response:
