@@ -49,7 +49,8 @@ then the invariants are checked:
   purpose: ``if_running="attach"`` and J was running when Airbyte refused (409) a create of this
   generation.
 * I4 nothing owned left running: once everything ended, no job a task created is still running,
-  unless the task's last try returned it (asynchronous mode). Leftovers are then cancelled.
+  unless a try of the task returned it while it ran (asynchronous mode hands the watch on).
+  Leftovers are then cancelled.
 
 Jobs are attributed by time: steps run one at a time, each step's time window is kept, and a job
 of origin ``api`` belongs to the try whose step window holds its creation (the emulator creates a
@@ -1216,8 +1217,8 @@ class Judge:
                 continue
             task = self.run.tasks[creator.task]
             last = task.tries[-1]
-            if last.result == "success" and last.returned == job_id:
-                continue  # asynchronous: the task hands the watch on
+            if any(t.result == "success" and t.returned == job_id for t in task.tries):
+                continue  # asynchronous: a try returned it running, handing the watch on
             self.violations.append(
                 (
                     "I4",
@@ -1381,10 +1382,18 @@ def search(
     shrink_runs: int = 60,
     stop_at_first: bool = False,
     out: Callable[[str], None] | None = None,
+    progress_every: int = 0,
 ) -> Summary:
     """Run sequences ``start, start + step, ...`` (``sequences`` of them) of ``seed``."""
     summary = Summary(seed)
     for index in range(start, start + sequences * step, step):
+        if (
+            out is not None
+            and progress_every
+            and summary.sequences
+            and summary.sequences % progress_every == 0
+        ):
+            out(f"... {summary.sequences} sequences from {start}, {len(summary.failures)} with violations")
         sequence = generate(sequence_seed(seed, index))
         outcome = run_sequence(world, sequence)
         summary.sequences += 1
@@ -1411,6 +1420,7 @@ def _worker(seed: int, start: int, step: int, sequences: int, shrink_runs: int, 
             shrink_runs=shrink_runs,
             stop_at_first=stop,
             out=lambda text: print(text, flush=True),
+            progress_every=100,
         )
 
 
