@@ -35,8 +35,9 @@ steps):
 
 A sequence runs on a fresh Airbyte connection of one emulator (config or public API; no auth, or
 client credentials with a one-second token). At its end every pending deferral is resumed, and
-every task whose last try was killed, or failed with retries left, is retried, as Airflow would;
-then the invariants are checked:
+every task whose last try was killed, or failed with retries left, is retried, as Airflow would
+(a try that failed right on an injected fault is retried past the retries too, a few times: as if
+the task had the retries to outlast the faults); then the invariants are checked:
 
 * I1 no duplicate: within one generation of a task (a Clear starts a new one), no job is created
   while an earlier job of that generation has not failed or been cancelled (it is running, or it
@@ -119,6 +120,7 @@ if __name__ == "__main__":  # before Airflow is imported: its logging reads this
 from airflow_provider_airbyte_sync.testing import DEFAULT_WORKSPACE_ID, AirbyteEmulator, SyncAlreadyRunning
 
 RETRIES = 2
+EXTRA_TRIES = 4  # tries past the retries, for a task whose last try failed on an injected fault
 STEP_LIMIT_S = 120.0  # a step still running after this is reported as hung
 FAILED = frozenset({"failed", "cancelled"})
 INVARIANTS = ("I1", "I2", "I3", "I4", "H")
@@ -404,7 +406,6 @@ class Try:
     crash: dict[str, Any] | None
     start: float
     mode: str
-    windows: list[tuple[float, float]] = field(default_factory=list)
     result: str = "running"  # success, deferred, crash, error: ..., hung
     returned: Any = None
     xcoms: dict[str, Any] = field(default_factory=dict)
@@ -723,7 +724,9 @@ class SequenceRun:
             time.sleep(step["s"])
         self.windows.append(Window(start, time.time(), index, None))
 
-    def start_try(self, task: TaskState, step: dict[str, Any], index: int, how: str | None = None) -> None:
+    def start_try(
+        self, task: TaskState, step: dict[str, Any], index: int, how: str | None = None, force: bool = False
+    ) -> None:
         run = task.run
         if not task.tries:
             context, how = run.context(), "first"
@@ -732,7 +735,7 @@ class SequenceRun:
             task.generation += 1
         else:
             last = task.tries[-1]
-            if last.result != "crash" and run.try_number > run.max_tries:
+            if not force and last.result != "crash" and run.try_number > run.max_tries:
                 self.note(f"task {task.index}: no retries left, step skipped")
                 self.counts["retries skipped (none left)"] += 1
                 return
@@ -788,7 +791,6 @@ class SequenceRun:
             attempt.result = "crash"
             deferred = None
         end = time.time()
-        attempt.windows.append((start, end))
         self.windows.append(Window(start, end, index, attempt))
         if attempt.result == "success":
             attempt.returned = value
@@ -817,11 +819,9 @@ class SequenceRun:
             attempt.result = "hung"
             self.hung_steps.append(f"step {index + 1}: task {task.index} trigger: {exc}")
             end = time.time()
-            attempt.windows.append((start, end))
             self.windows.append(Window(start, end, index, attempt))
             return
         end = time.time()
-        attempt.windows.append((start, end))
         self.windows.append(Window(start, end, index, attempt))
         method, kwargs = deferred.method_name, dict(deferred.kwargs or {})
         self.note(
@@ -936,8 +936,14 @@ class SequenceRun:
         self.hooks.append((f"{then} on {step['on']}", self.emulator.on_request(path, action, method=method)))
 
     def drain(self) -> None:
-        """As Airflow would: resume what is deferred, retry what was killed or failed with tries left."""
-        for _ in range(3 * (RETRIES + 2)):
+        """As Airflow would: resume what is deferred, retry what was killed or failed with tries left.
+
+        A try that failed right after an injected fault answered it is retried even past its
+        retries, up to ``EXTRA_TRIES`` times: as if the task had the retries to outlast the faults
+        (a few each), so that what it leaves behind is judged with Airbyte answering again.
+        """
+        extra: Counter[int] = Counter()
+        for _ in range(3 * (RETRIES + EXTRA_TRIES + 2)):
             progressed = False
             for task in self.tasks:
                 if task.pending is not None:
@@ -947,15 +953,33 @@ class SequenceRun:
                 if not task.tries:
                     continue
                 last = task.tries[-1]
-                retry = last.result == "crash" or (
-                    last.result.startswith(("error", "hung")) and task.run.try_number <= task.run.max_tries
-                )
-                if retry and last.result != "hung":
-                    self.counts["drain retries"] += 1
-                    self.start_try(task, {"crash": None}, -1, how="drain")
-                    progressed = True
+                if last.result == "crash":
+                    pass
+                elif not last.result.startswith("error"):
+                    continue
+                elif task.run.try_number > task.run.max_tries:
+                    if extra[task.index] >= EXTRA_TRIES or not self.ended_on_a_fault(last):
+                        continue
+                    extra[task.index] += 1
+                    self.counts["extra tries past a fault"] += 1
+                self.counts["drain retries"] += 1
+                self.start_try(task, {"crash": None}, -1, how="drain", force=True)
+                progressed = True
             if not progressed:
                 return
+
+    def ended_on_a_fault(self, attempt: Try) -> bool:
+        """Whether the last request of the try met an injected fault, or had no usable answer."""
+        windows = [(w.start, w.end) for w in self.windows if w.attempt is attempt]
+        mine = [
+            e
+            for e in self.emulator.exchanges()
+            if e["received"] >= self.t0 and any(a <= e["received"] <= b for a, b in windows)
+        ]
+        if not mine:
+            return False
+        last = max(mine, key=lambda e: e["received"])
+        return bool(last.get("fault")) or last["status"] is None or last["status"] >= 500
 
     def cleanup(self) -> None:
         for job in self.emulator.jobs(self.connection_id):
@@ -994,7 +1018,6 @@ class Judge:
                 )
             else:
                 self.owner[job["id"]] = attempt
-        self.by_attempt: dict[int, list[dict[str, Any]]] = {}
         for exchange in self.exchanges:
             attempt = self.attempt_at(exchange["received"])
             exchange["attempt"] = attempt
