@@ -48,7 +48,8 @@ the task had the retries to outlast the faults); then the invariants are checked
   ``airbyte_job`` names too; J succeeded (asynchronous: had not failed when the task last looked);
   and J was created by the task's current generation, or it is a job the task attached to on
   purpose: ``if_running="attach"`` and J was running when Airbyte refused (409) a create of this
-  generation.
+  generation, or when a listing answered to this generation showed it running (attaching without
+  trying a create first).
 * I4 nothing owned left running: once everything ended, no job a task created is still running,
   unless a try of the task returned it while it ran (asynchronous mode hands the watch on).
   Leftovers are then cancelled.
@@ -123,6 +124,7 @@ RETRIES = 2
 EXTRA_TRIES = 4  # tries past the retries, for a task whose last try failed on an injected fault
 STEP_LIMIT_S = 120.0  # a step still running after this is reported as hung
 FAILED = frozenset({"failed", "cancelled"})
+RUNNING = frozenset({"pending", "queued", "running", "incomplete"})
 INVARIANTS = ("I1", "I2", "I3", "I4", "H")
 DESCRIPTIONS = {
     "I1": "a duplicate sync in one generation of a task",
@@ -203,14 +205,16 @@ def delivered(exchange: dict[str, Any]) -> bool:
     return exchange["status"] is not None and 200 <= exchange["status"] < 300 and not exchange.get("fault")
 
 
-def shown_ids(listing: dict[str, Any]) -> set[int]:
-    """The job ids a listing answered."""
+def shown_ids(listing: dict[str, Any], statuses: frozenset[str] | None = None) -> set[int]:
+    """The job ids a listing answered (only those it showed in one of ``statuses``, if given)."""
     body = listing.get("response_body")
     if not isinstance(body, dict):
         return set()
     if "jobs" in body:
-        return {item["job"]["id"] for item in body["jobs"]}
-    return {item["jobId"] for item in body.get("data") or []}
+        shown = [(item["job"]["id"], item["job"]["status"]) for item in body["jobs"]]
+    else:
+        shown = [(item["jobId"], item["status"]) for item in body.get("data") or []]
+    return {job_id for job_id, status in shown if statuses is None or status in statuses}
 
 
 def faithful(listing: dict[str, Any], job: dict[str, Any], connection_id: str) -> bool:
@@ -1163,23 +1167,18 @@ class Judge:
                 ("I2", f"{self.label(attempt)} cancelled {self.job_line(target)}, which it did not create")
             )
 
-    def refused_while_running(self, attempt: Try, job: dict[str, Any]) -> bool:
-        """A create of this task's generation was refused (409) while ``job`` was running."""
+    def attached_on_purpose(self, attempt: Try, job: dict[str, Any]) -> bool:
+        """The generation met ``job`` running: a create refused (409) while it ran, or a listing of it."""
         for exchange in self.exchanges:
-            by = exchange["attempt"]
-            if (
-                by is None
-                or by.task != attempt.task
-                or by.generation != attempt.generation
-                or not is_create(exchange)
-                or exchange["status"] != 409
-                or exchange.get("fault")
-            ):
+            if not _same_generation(exchange["attempt"], attempt) or exchange.get("fault"):
                 continue
-            # Handled between its arrival and its answer (an on_request action runs in between).
-            if job["created_at"] <= exchange["time"] and (
-                job["ended_at"] is None or job["ended_at"] >= exchange["received"]
-            ):
+            if is_create(exchange) and exchange["status"] == 409:
+                # Handled between its arrival and its answer (an on_request action runs in between).
+                if job["created_at"] <= exchange["time"] and (
+                    job["ended_at"] is None or job["ended_at"] >= exchange["received"]
+                ):
+                    return True
+            elif is_listing(exchange) and delivered(exchange) and job["id"] in shown_ids(exchange, RUNNING):
                 return True
         return False
 
@@ -1219,7 +1218,7 @@ class Judge:
         creator = self.owner.get(value)
         if creator is not None and (creator.task, creator.generation) == (attempt.task, attempt.generation):
             return
-        if task.spec["if_running"] == "attach" and self.refused_while_running(attempt, job):
+        if task.spec["if_running"] == "attach" and self.attached_on_purpose(attempt, job):
             return
         pair = (attempt.task, attempt.generation, value)
         if pair in self.unknowable:
