@@ -542,6 +542,33 @@ def test_the_rest_of_the_emulators_answers_follow_the_specs(
     )
 
 
+def test_lagging_listings_still_follow_the_specs(
+    specs: dict[str, Spec], start_emulator: Callable[..., AirbyteEmulator]
+) -> None:
+    emulator = start_emulator()
+    cid = emulator.add_connection(pending_s=0, running_s=100)
+    emulator.lag_listings(reads=5)
+    config, public = emulator.config_api_url, emulator.public_api_url
+    with requests.Session() as http:
+        hidden = http.post(f"{config}/connections/sync", json={"connectionId": cid}).json()["job"]["id"]
+        body = {"configTypes": ["sync"], "configId": cid, "pagination": {"pageSize": 5, "rowOffset": 0}}
+        for _ in range(3):  # six listings: hidden in five, shown in the sixth
+            http.post(f"{config}/jobs/list", json=body)
+            http.get(f"{public}/jobs", params={"connectionId": cid, "limit": 5})
+        http.post(f"{config}/connections/sync", json={"connectionId": cid})  # 409: it runs, unlisted
+    exchanges = emulator.exchanges()
+    listed = [
+        [j["job"]["id"] for j in e["response_body"]["jobs"]]
+        if e["method"] == "POST"
+        else [j["jobId"] for j in e["response_body"]["data"]]
+        for e in exchanges
+        if e["path"].endswith("/jobs/list") or e["method"] == "GET"
+    ]
+    assert listed == [[], [], [], [], [], [hidden]]
+    lines, _checked = violations_of(specs, exchanges)
+    assert not lines, "\n".join(lines)
+
+
 # --------------------------------------------------------------------------------------------------
 # The 2022 server mode against the 2022 spec
 # --------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import re
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import textwrap
@@ -667,6 +668,128 @@ def test_fault_delay_does_not_block_others(emu: AirbyteEmulator) -> None:
     fast = time.monotonic() - start
     t.join()
     assert fast < 0.3 and results["slow"] >= 0.45
+
+
+def _listed(emu: AirbyteEmulator, http: requests.Session, cid: str) -> tuple[list[int], list[int]]:
+    """Job ids of ``cid`` as the config API's and the public API's listings show them (two reads)."""
+    config_ids = [
+        j["job"]["id"]
+        for j in config(emu, http, "jobs/list", {"configTypes": ["sync"], "configId": cid}).json()["jobs"]
+    ]
+    public = http.get(f"{emu.public_api_url}/jobs", params={"connectionId": cid}, timeout=5).json()
+    return sorted(config_ids), [j["jobId"] for j in public["data"]]
+
+
+def test_lag_listings_by_reads(emu: AirbyteEmulator, http: requests.Session) -> None:
+    cid = emu.add_connection(pending_s=0, running_s=0.5)
+    before = sync(emu, http, cid)
+    emu.advance(1)
+    emu.lag_listings(reads=3)
+    assert _listed(emu, http, cid) == ([before], [before])  # older jobs are not hidden; two reads
+    late = sync(emu, http, cid)
+    assert _listed(emu, http, cid) == ([before], [before])  # reads 1 and 2 after its creation
+    body = {"configTypes": ["sync"], "configId": cid}
+    r = config(emu, http, "jobs/list", body).json()  # read 3: still hidden, and the count agrees
+    assert [j["job"]["id"] for j in r["jobs"]] == [before] and r["totalJobCount"] == 1
+    # Reads by id and the one-sync-at-a-time rule see it at once.
+    assert job(emu, http, late)["job"]["status"] == "running"
+    assert http.get(f"{emu.public_api_url}/jobs/{late}", timeout=5).json()["jobId"] == late
+    assert config(emu, http, "connections/sync", {"connectionId": cid}).status_code == 409
+    assert _listed(emu, http, cid) == ([before, late], [before, late])  # the fourth read shows it
+    # Jobs started from Airbyte's side lag too; clear_faults ends the lag at once.
+    emu.advance(1)
+    theirs = emu.start_job(cid)
+    assert _listed(emu, http, cid) == ([before, late], [before, late])
+    emu.clear_faults()
+    assert _listed(emu, http, cid) == ([before, late, theirs], [before, late, theirs])
+    emu.advance(1)
+    after = sync(emu, http, cid)
+    assert _listed(emu, http, cid)[0] == [before, late, theirs, after]  # new jobs are not hidden either
+
+
+def test_lag_listings_by_seconds(emu: AirbyteEmulator, http: requests.Session) -> None:
+    cid = emu.add_connection(pending_s=0, running_s=100)
+    emu.lag_listings(seconds=5)
+    hidden = sync(emu, http, cid)
+    for _ in range(3):
+        assert _listed(emu, http, cid) == ([], [])
+    emu.advance(5)
+    assert _listed(emu, http, cid) == ([hidden], [hidden])
+    # Both bounds: whichever comes first.
+    emu.cancel_job(hidden)
+    emu.lag_listings(reads=1, seconds=60)
+    second = sync(emu, http, cid)
+    public = http.get(f"{emu.public_api_url}/jobs", params={"connectionId": cid}, timeout=5).json()
+    assert [j["jobId"] for j in public["data"]] == [hidden]
+    assert _listed(emu, http, cid) == ([hidden, second], [hidden, second])
+    with pytest.raises(ValueError):
+        emu.lag_listings()
+    with pytest.raises(ValueError):
+        emu.lag_listings(reads=-1)
+
+
+def test_on_request_runs_the_action_just_before_the_request(
+    emu: AirbyteEmulator, http: requests.Session
+) -> None:
+    cid = emu.add_connection(pending_s=0, running_s=100)
+    theirs: list[int] = []
+    hook = emu.on_request(r"/connections/sync$", lambda: theirs.append(emu.start_job(cid)))
+    r = config(emu, http, "connections/sync", {"connectionId": cid})
+    assert r.status_code == 409  # their job landed first
+    assert [j["id"] for j in emu.jobs(cid)] == theirs and emu.jobs(cid)[0]["origin"] == "airbyte"
+    assert hook.hits == 1 and hook.remaining == 0 and hook.errors == []
+    emu.cancel_job(theirs[0])
+    assert config(emu, http, "connections/sync", {"connectionId": cid}).status_code == 200  # used up
+    # A method filter, several matches, and an action that fails: the request is handled anyway.
+    hook = emu.on_request("jobs", lambda: emu.start_job(cid), method="GET", count=2)
+    assert config(emu, http, "jobs/list", {"configTypes": ["sync"], "configId": cid}).status_code == 200
+    assert hook.hits == 0  # a POST: not this hook's
+    for _ in range(2):
+        assert (
+            http.get(f"{emu.public_api_url}/jobs", params={"connectionId": cid}, timeout=5).status_code == 200
+        )
+    assert hook.hits == 2 and [type(e).__name__ for e in hook.errors] == ["SyncAlreadyRunning"] * 2
+    # The action may set other misbehaviour, e.g. a listing lag for the job this very request creates.
+    for j in emu.jobs(cid):
+        emu.cancel_job(j["id"])
+    emu.on_request("/api/public/v1/jobs$", lambda: emu.lag_listings(reads=1), method="POST")
+    created = http.post(
+        f"{emu.public_api_url}/jobs", json={"connectionId": cid, "jobType": "sync"}, timeout=5
+    )
+    assert created.json()["jobId"] not in _listed(emu, http, cid)[0]
+    emu.on_request("health", lambda: None, count=None)
+    emu.clear_faults()
+    assert http.get(f"{emu.config_api_url}/health", timeout=5).status_code == 200
+
+
+def test_recording_says_when_a_request_arrived_and_when_it_was_answered() -> None:
+    with AirbyteEmulator(record=True) as emu, requests.Session() as http:
+        emu.add_fault("health", delay_s=0.3)
+        http.get(f"{emu.config_api_url}/health", timeout=5)
+        emu.add_fault("connections/sync", after=True, delay_s=0.3)
+        sync(emu, http, DEFAULT_CONNECTION_ID)
+        delayed, created = emu.exchanges()
+        assert delayed["time"] - delayed["received"] >= 0.29
+        assert created["time"] - created["received"] >= 0.29
+        # the job was created when the request arrived, not when its answer left
+        assert abs(emu.jobs(DEFAULT_CONNECTION_ID)[0]["created_at"] - created["received"]) < 0.1
+        # A client that resets its connection while the answer is held back still leaves its
+        # exchange in the recording, with no answer.
+        emu.add_fault("jobs/get", after=True, delay_s=2)
+        body = b'{"id": 1}'
+        with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as raw:
+            raw.sendall(
+                b"POST /api/v1/jobs/get HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            time.sleep(0.2)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        deadline = time.monotonic() + 2
+        while len(emu.exchanges()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        gave_up = emu.exchanges()[-1]
+        assert gave_up["path"] == "/api/v1/jobs/get" and gave_up["status"] is None
+        assert gave_up["fault"] == "delay=2s,after" and gave_up["time"] - gave_up["received"] < 1
 
 
 def test_error_rate_and_latency() -> None:

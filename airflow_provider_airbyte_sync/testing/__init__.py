@@ -30,7 +30,12 @@ if TYPE_CHECKING:
         DEFAULT_USERNAME,
         decode_jwt_payload,
     )
-    from airflow_provider_airbyte_sync.testing.emulator import AirbyteEmulator, Fault, load_connections_file
+    from airflow_provider_airbyte_sync.testing.emulator import (
+        AirbyteEmulator,
+        Fault,
+        RequestHook,
+        load_connections_file,
+    )
     from airflow_provider_airbyte_sync.testing.formats import java_duration, java_offset_datetime
     from airflow_provider_airbyte_sync.testing.state import (
         DEFAULT_CONNECTIONS,
@@ -53,7 +58,7 @@ _EXPORTS = {
         "DEFAULT_USERNAME",
         "decode_jwt_payload",
     ),
-    "emulator": ("AirbyteEmulator", "Fault", "load_connections_file"),
+    "emulator": ("AirbyteEmulator", "Fault", "RequestHook", "load_connections_file"),
     "formats": ("java_duration", "java_offset_datetime"),
     "state": (
         "DEFAULT_CONNECTIONS",
@@ -120,6 +125,7 @@ __all__ = [
     "AirbyteEmulator",
     "ConnectionNotActive",
     "Fault",
+    "RequestHook",
     "SyncAlreadyRunning",
     "UnknownConnection",
     "UnknownJob",

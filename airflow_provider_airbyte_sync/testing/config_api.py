@@ -356,6 +356,7 @@ class ConfigApi:
         if order_field not in ("createdAt", "updatedAt") or order_method not in ("ASC", "DESC"):
             raise HttpError(known_exception(400, "orderByField/orderByMethod invalid"))
         views = self.state.jobs(
+            listing=True,
             connection_id=str(config_id) if config_id is not None else None,
             config_types=config_types,
             statuses=statuses,

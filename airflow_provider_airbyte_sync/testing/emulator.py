@@ -2,7 +2,9 @@
 
 It wires the pieces together: the HTTP server (``httpserver``), the state (``state``), the two APIs
 (``config_api``, ``public_api``), authentication (``auth``), plus what a fake needs and a real
-server lacks: counters, a recording of every exchange, injected faults, latency and random 503s.
+server lacks: counters, a recording of every exchange, injected faults (``add_fault``), listings
+that lag behind the jobs (``lag_listings``), actions run just before a request is handled
+(``on_request``), latency and random 503s.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from airflow_provider_airbyte_sync.testing.auth import (
     DEFAULT_CLIENT_ID,
@@ -50,7 +52,7 @@ from airflow_provider_airbyte_sync.testing.state import (
     normalize_connection_spec,
 )
 
-__all__ = ["AirbyteEmulator", "Fault", "load_connections_file"]
+__all__ = ["AirbyteEmulator", "Fault", "RequestHook", "load_connections_file"]
 
 log = logging.getLogger(__name__)
 
@@ -142,12 +144,44 @@ class Fault:
         return None
 
 
-class _Faults:
+@dataclass(eq=False)
+class RequestHook:
+    """An action run before the next ``count`` matching requests are handled (see ``on_request``)."""
+
+    path: str
+    action: Callable[[], Any]
+    method: str | None = None
+    count: int | None = 1
+    hits: int = 0
+    #: What the action raised, one entry per hit that failed (the request is handled all the same).
+    errors: list[Exception] = field(default_factory=list)
+    _pattern: re.Pattern[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._pattern = re.compile(self.path)
+        if self.method is not None:
+            self.method = self.method.upper()
+
+    @property
+    def remaining(self) -> int | None:
+        """Matches left (``None``: unlimited)."""
+        return None if self.count is None else max(0, self.count - self.hits)
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and self._pattern.search(path) is not None
+
+
+_Rule = TypeVar("_Rule", Fault, RequestHook)
+
+
+class _Rules(Generic[_Rule]):
+    """Rules (faults or hooks) taken by the first match, each for ``count`` matches."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._rules: list[Fault] = []
+        self._rules: list[_Rule] = []
 
-    def add(self, fault: Fault) -> None:
+    def add(self, fault: _Rule) -> None:
         with self._lock:
             self._rules.append(fault)
 
@@ -155,11 +189,11 @@ class _Faults:
         with self._lock:
             self._rules.clear()
 
-    def list(self) -> list[Fault]:
+    def list(self) -> list[_Rule]:
         with self._lock:
             return list(self._rules)
 
-    def take(self, method: str, path: str) -> Fault | None:
+    def take(self, method: str, path: str) -> _Rule | None:
         if not self._rules:  # the common case: no lock on the hot path
             return None
         with self._lock:
@@ -228,7 +262,9 @@ class AirbyteEmulator:
     ...     requests.post(f"{airbyte.config_api_url}/connections/sync", json={"connectionId": ...})
 
     Jobs follow their connection's *script* (see :meth:`add_connection`) against a clock that tests
-    move with :meth:`advance`.
+    move with :meth:`advance`. Misbehaviour on demand: :meth:`add_fault` (errors, drops, delays,
+    garbled answers), :meth:`lag_listings` (new jobs show late in listings) and :meth:`on_request`
+    (something happens on Airbyte's side just as a request arrives); :meth:`clear_faults` ends them.
     """
 
     def __init__(
@@ -285,7 +321,8 @@ class AirbyteEmulator:
             routes += PublicApi(self._state, self._auth, refuse_form_token=refuse_form_token).routes()
         self._router = Router(routes)
         self._stats = _Stats()
-        self._faults = _Faults()
+        self._faults: _Rules[Fault] = _Rules()
+        self._hooks: _Rules[RequestHook] = _Rules()
         self._record = record
         self._exchanges: deque[dict[str, Any]] = deque(maxlen=record_limit)
         self._exchanges_lock = threading.Lock()
@@ -457,7 +494,14 @@ class AirbyteEmulator:
         self._stats.reset()
 
     def exchanges(self) -> list[dict[str, Any]]:
-        """Recorded exchanges (``record=True``), oldest first."""
+        """Recorded exchanges (``record=True``), oldest first by answer.
+
+        Each has ``received`` (epoch seconds the request arrived, before any ``on_request`` action
+        or fault delay) and ``time`` (when it was answered, dropped or reset, or when the client
+        went away while a fault held the answer back), ``method``, ``path``,
+        ``query``, ``request_headers``, ``request_body``, ``status`` (``None`` when no answer was
+        sent), ``response_headers``, ``response_body`` and ``fault`` (what an injected fault did).
+        """
         with self._exchanges_lock:
             return copy.deepcopy(list(self._exchanges))
 
@@ -496,32 +540,100 @@ class AirbyteEmulator:
         go on); ``drop`` closes without answering; ``reset`` aborts with a TCP RST; ``malformed``
         answers 200 with truncated JSON. With ``after=True`` the request is handled for real
         first (a job IS created) and then delayed/dropped/replaced. ``count=None``: every match.
+        A request meets at most one fault: the oldest rule that matches it.
         """
         fault = Fault(path, method, status, body, headers, delay_s, drop, reset, malformed, after, count)
         self._faults.add(fault)
         return fault
 
     def clear_faults(self) -> None:
+        """End every misbehaviour: faults, request hooks and the listing lag (hidden jobs show)."""
         self._faults.clear()
+        self._hooks.clear()
+        self._state.clear_listing_lag()
 
     def faults(self) -> list[Fault]:
         """Rules still waiting for matches."""
         return self._faults.list()
 
+    def lag_listings(self, reads: int | None = None, seconds: float | None = None) -> None:
+        """Make job listings lag behind, as a read replica does: new jobs show late.
+
+        Each job created after this call (over HTTP or with :meth:`start_job`) is left out of job
+        listings (config API ``POST jobs/list``; public API ``GET jobs``) until ``reads`` listing
+        requests have been answered after its creation, or ``seconds`` have passed since it on the
+        emulator's clock, whichever comes first (give one or both). Everything else sees the job at
+        once: reads by id (``jobs/get*``, ``GET jobs/{id}``), cancels, and the one-job-per-connection
+        rule (a create meets 409 for a job no listing shows yet). Listings stay valid answers: the
+        job is simply not in them yet. A later call replaces the lag for jobs created after it;
+        :meth:`clear_faults` ends it.
+
+        >>> airbyte.lag_listings(reads=2)  # the next job appears in the third listing after it
+        """
+        self._state.set_listing_lag(reads, seconds)
+
+    def on_request(
+        self,
+        path: str,
+        action: Callable[[], Any],
+        *,
+        method: str | None = None,
+        count: int | None = 1,
+    ) -> RequestHook:
+        """Call ``action()`` when one of the next ``count`` requests matching ``path`` arrives.
+
+        The worst moment on demand: the action runs just before the request is handled (before
+        any fault applies to it), e.g. another party's sync landing right before ours::
+
+            airbyte.on_request(r"/connections/sync$", lambda: airbyte.start_job(connection_id))
+
+        ``path`` is a regex searched in the request path, ``method`` an optional HTTP method;
+        ``count=None``: every match. Like faults, a request triggers at most one hook (the oldest
+        that matches). The action runs on the server's thread: it may use this object's Python API
+        (``start_job``, ``cancel_job``, ``lag_listings``, ...) but must not send HTTP requests to
+        this emulator. What it raises is kept in the hook's ``errors`` and the request is handled
+        all the same. :meth:`clear_faults` removes hooks not yet used up.
+        """
+        hook = RequestHook(path, action, method, count)
+        self._hooks.add(hook)
+        return hook
+
     # -- request dispatch (runs on the server's loop thread) -------------------------------------
 
     def _handle(self, request: Request) -> Response | Awaitable[Response | object]:
+        received = time.time()
         match = self._router.resolve(request.method, request.path)
         self._stats.request(f"{request.method} {match.endpoint or request.path}")
+        hook = self._hooks.take(request.method, request.path)
+        if hook is not None:
+            try:
+                hook.action()
+            except Exception as exc:
+                log.warning("on_request action for %s %s failed: %r", request.method, request.path, exc)
+                hook.errors.append(exc)
         fault = self._faults.take(request.method, request.path)
         if fault is not None or self.latency_s > 0:
-            return self._handle_slowly(request, match, fault)
+            return self._handle_slowly(request, match, fault, received)
         response = self._respond(request, match)
         if self._record:
-            self._remember(request, match, response, None)
+            self._remember(request, match, response, None, received)
         return response
 
-    async def _handle_slowly(self, request: Request, match: Match, fault: Fault | None) -> Response | object:
+    async def _handle_slowly(
+        self, request: Request, match: Match, fault: Fault | None, received: float
+    ) -> Response | object:
+        try:
+            outcome = await self._misbehave(request, match, fault)
+        except asyncio.CancelledError:
+            # The client went away while the answer was held back (it timed out): nothing was sent.
+            if self._record:
+                self._remember(request, match, DROP, fault, received)
+            raise
+        if self._record:
+            self._remember(request, match, outcome, fault, received)
+        return outcome
+
+    async def _misbehave(self, request: Request, match: Match, fault: Fault | None) -> Response | object:
         outcome: Response | object | None
         if fault is not None and not fault.after:
             if fault.delay_s:
@@ -541,8 +653,6 @@ class AirbyteEmulator:
                 outcome = replaced if replaced is not None else outcome
         if self.latency_s > 0 and isinstance(outcome, Response):
             await asyncio.sleep(self.latency_s)
-        if self._record:
-            self._remember(request, match, outcome, fault)
         return outcome
 
     def _respond(self, request: Request, match: Match) -> Response:
@@ -601,7 +711,12 @@ class AirbyteEmulator:
         )
 
     def _remember(
-        self, request: Request, match: Match, outcome: Response | object, fault: Fault | None
+        self,
+        request: Request,
+        match: Match,
+        outcome: Response | object,
+        fault: Fault | None,
+        received: float,
     ) -> None:
         if isinstance(outcome, Response):
             headers = {"Content-Length": str(len(outcome.body))}
@@ -613,6 +728,7 @@ class AirbyteEmulator:
         else:
             headers, status, payload = {}, None, None
         entry = {
+            "received": received,
             "time": time.time(),
             "method": request.method,
             "path": request.path,

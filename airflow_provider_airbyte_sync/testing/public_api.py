@@ -306,6 +306,7 @@ class PublicApi:
             for name in ("createdAtStart", "createdAtEnd", "updatedAtStart", "updatedAtEnd")
         }
         views = self.state.jobs(
+            listing=True,
             connection_id=cid,
             config_types=[PUBLIC_TO_CONFIG_JOB_TYPE[job_type]] if job_type else None,
             statuses=[status] if status else None,

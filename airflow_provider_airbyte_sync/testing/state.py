@@ -7,6 +7,11 @@ so a test can move a fake clock forward and watch a sync progress without sleepi
 
 Every public method takes the one ``threading.Lock``: the HTTP server calls in from its event loop
 thread while tests call in from theirs.
+
+Listings may lag (:meth:`EmulatorState.set_listing_lag`), as a read replica behind the database
+does: a job created while a lag is set stays out of job listings for a number of listing reads or
+seconds after its creation, while reads of the job by id and the one-job-per-connection rule see it
+at once.
 """
 
 from __future__ import annotations
@@ -228,6 +233,8 @@ class Job:
     attempts: tuple[_AttemptPlan, ...]
     cancelled_at: float | None = None
     terminal: bool = False  # cached once seen terminal: the clock never goes back
+    # Listing lag: (listing reads answered, clock time) from which listings show the job; None: at once.
+    listed_from: tuple[int | None, float | None] | None = None
 
     @property
     def natural_end(self) -> float:
@@ -357,6 +364,9 @@ class EmulatorState:
         # Job ids come from one counter that only grows, as Airbyte's database sequence does;
         # forgetting a job never frees its id.
         self._next_job_id = 1
+        # Listing lag (reads, seconds) given to jobs created from now on, and the listings answered so far.
+        self._listing_lag: tuple[int | None, float | None] | None = None
+        self._listings_answered = 0
 
     # -- workspaces and connections ------------------------------------------------------------
 
@@ -485,6 +495,12 @@ class EmulatorState:
                 for job in running:
                     job.cancelled_at = now
             job = self._plan_job(conn, config_type, now, origin)
+            if self._listing_lag is not None:
+                reads, seconds = self._listing_lag
+                job.listed_from = (
+                    None if reads is None else self._listings_answered + reads,
+                    None if seconds is None else now + seconds,
+                )
             self._jobs[job.job_id] = job
             self._jobs_by_connection[conn.connection_id].append(job.job_id)
             return self._view(job, now)
@@ -529,6 +545,39 @@ class EmulatorState:
             job.terminal = True
         return job.terminal
 
+    def set_listing_lag(self, reads: int | None = None, seconds: float | None = None) -> None:
+        """Hide each job created from now on from listings for ``reads`` listings or ``seconds``.
+
+        A hidden job shows in listings once ``reads`` listing requests have been answered after its
+        creation, or ``seconds`` have passed since it (whichever comes first; ``None``: that bound
+        does not apply). Jobs created before this call are not affected; a later call replaces
+        the lag for jobs created after it.
+        """
+        if reads is None and seconds is None:
+            raise ValueError("give reads, seconds or both")
+        if reads is not None and (isinstance(reads, bool) or int(reads) != reads or reads < 0):
+            raise ValueError("reads must be a whole number >= 0")
+        if seconds is not None and float(seconds) < 0:
+            raise ValueError("seconds must be >= 0")
+        with self.lock:
+            self._listing_lag = (
+                None if reads is None else int(reads),
+                None if seconds is None else float(seconds),
+            )
+
+    def clear_listing_lag(self) -> None:
+        """Stop lagging: every job shows in listings from now on."""
+        with self.lock:
+            self._listing_lag = None
+            for job in self._jobs.values():
+                job.listed_from = None
+
+    def _listed(self, job: Job, now: float) -> bool:
+        if job.listed_from is None:
+            return True
+        reads, at = job.listed_from
+        return (reads is not None and self._listings_answered >= reads) or (at is not None and now >= at)
+
     def cancel_job(self, job_id: int) -> tuple[JobView, bool]:
         """Cancel a job; answer its view and whether it was still running (terminal jobs stay as they are)."""
         with self.lock:
@@ -563,8 +612,13 @@ class EmulatorState:
         config_types: Iterable[str] | None = None,
         statuses: Iterable[str] | None = None,
         workspace_ids: Iterable[str] | None = None,
+        listing: bool = False,
     ) -> list[JobView]:
-        """Views of the matching jobs, oldest first."""
+        """Views of the matching jobs, oldest first.
+
+        ``listing=True`` for the API's job listings: jobs the listing lag hides are left out, and the
+        call counts as one listing answered.
+        """
         types = set(config_types) if config_types else None
         wanted_status = set(statuses) if statuses else None
         workspaces = set(workspace_ids) if workspace_ids else None
@@ -577,6 +631,8 @@ class EmulatorState:
             views = []
             for job_id in ids:
                 job = self._jobs[job_id]
+                if listing and not self._listed(job, now):
+                    continue
                 if types is not None and job.config_type not in types:
                     continue
                 if workspaces is not None:
@@ -587,6 +643,8 @@ class EmulatorState:
                 if wanted_status is not None and view.status not in wanted_status:
                     continue
                 views.append(view)
+            if listing:
+                self._listings_answered += 1
             return views
 
     # -- the lifecycle ---------------------------------------------------------------------------
