@@ -51,7 +51,9 @@ the task had the retries to outlast the faults); then the invariants are checked
   generation, or when a listing answered to this generation showed it running (attaching without
   trying a create first).
 * I4 nothing owned left running: once everything ended, no job a task created is still running,
-  unless a try of the task returned it while it ran (asynchronous mode hands the watch on).
+  unless a try of the task returned it while it ran (asynchronous mode hands the watch on), or the
+  last try of its generation was killed hard and the task was then cleared (nothing of that
+  generation lived to cancel it; a Clear starts a new sync rather than taking an older one over).
   Leftovers are then cancelled.
 
 Jobs are attributed by time: steps run one at a time, each step's time window is kept, and a job
@@ -75,9 +77,10 @@ task could not have told it from its own, taking that job for its own is not a b
   asked for J's connection and type as Airbyte matches them (``faithful``), and newer than every
   job the look showed. With no look at all, J is unseen if created after the generation's first
   try started.
-* The anchor's window closes at the first listing of the same generation answered after the
-  anchor; if a listing lag was set before the anchor it never closes (a lagging listing proves
-  nothing about a new job); if there is neither, there is no window.
+* The anchor's window closes when the lost create can no longer have made its job: its read timeout
+  (``create_timeout``) plus the protocol's clock margin after it was sent, Airbyte handling it
+  all that time (``protocol.CLOCK_MARGIN_S``; the README's rule). If the generation never listed
+  after the anchor, there is no window.
 * J is *unknowable* for the task's generation when, for one of its anchors, J was not created by
   that generation, has the task's job type, was unseen at the last look, was created before the
   window closed, and no job of the generation that was also unseen there is older than J (J was the
@@ -118,6 +121,7 @@ from typing import Any
 if __name__ == "__main__":  # before Airflow is imported: its logging reads this once
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "CRITICAL")
 
+from airflow_provider_airbyte_sync.protocol import CLOCK_MARGIN_S
 from airflow_provider_airbyte_sync.testing import DEFAULT_WORKSPACE_ID, AirbyteEmulator, SyncAlreadyRunning
 
 RETRIES = 2
@@ -1088,15 +1092,11 @@ class Judge:
             start = last["time"] if last is not None else first_try
             shown = shown_ids(last) if last is not None else set()
             note = max(shown, default=0)
-            if lag_from is not None and lag_from <= moment:
-                end = None  # listings lag: no listing proves a new job is not the lost create's
-            else:
-                later = [
-                    e["time"] for e in generation if is_listing(e) and delivered(e) and e["received"] > moment
-                ]
-                if not later:
-                    continue  # the task never looked again: it cannot have taken a job for its own
-                end = min(later)
+            if not any(is_listing(e) and delivered(e) and e["received"] > moment for e in generation):
+                continue  # the task never looked again: it cannot have taken a job for its own
+            # Until when the lost create may still have made its job, as the protocol reads it: while
+            # it was being handled (its read timeout), give or take the clock margin.
+            end = moment + self.run.header["create_timeout"] + CLOCK_MARGIN_S
 
             def unseen(job: dict[str, Any], last: Any = last, start: float = start, note: int = note) -> bool:
                 """Not in the task's last look before the anchor: landed after it, or hidden by the lag."""
@@ -1121,7 +1121,7 @@ class Judge:
                     or job["job_type"] != task.spec["job_type"]
                 ):
                     continue
-                if not unseen(job) or (end is not None and job["created_at"] > end):
+                if not unseen(job) or job["created_at"] > end:
                     continue
                 if any(mine["id"] < job_id for mine in own):
                     continue  # the task's own job came first: that one is the lost create's
@@ -1241,6 +1241,11 @@ class Judge:
             last = task.tries[-1]
             if any(t.result == "success" and t.returned == job_id for t in task.tries):
                 continue  # asynchronous: a try returned it running, handing the watch on
+            of_its_generation = [t for t in task.tries if t.generation == creator.generation]
+            if of_its_generation[-1].result == "crash" and last.generation != creator.generation:
+                # Killed hard, then cleared: no try of its generation lived to cancel it, and a
+                # Clear starts a new sync rather than taking an older one over (README).
+                continue
             self.violations.append(
                 (
                     "I4",
