@@ -30,6 +30,10 @@ def _no_defer_settle(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tasks, "DEFER_SETTLE_S", 0.0)
 
 
+# The pauses between the listing reads that look for the job of an unanswered create, in-process.
+QUICK_RECONCILE_PAUSES_S = (0.0, 0.05, 0.1, 0.2)
+
+
 @pytest.fixture(autouse=True)
 def _quick_reconcile(monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process tests look for the job of an unanswered create over 0.35 s, not 7.5 s.
@@ -38,7 +42,7 @@ def _quick_reconcile(monkeypatch: pytest.MonkeyPatch) -> None:
     """
     from airflow_provider_airbyte_sync import protocol
 
-    monkeypatch.setattr(protocol, "RECONCILE_PAUSES_S", (0.0, 0.05, 0.1, 0.2))
+    monkeypatch.setattr(protocol, "RECONCILE_PAUSES_S", QUICK_RECONCILE_PAUSES_S)
 
 
 @pytest.fixture

@@ -126,6 +126,8 @@ from airflow_provider_airbyte_sync.testing import DEFAULT_WORKSPACE_ID, AirbyteE
 
 RETRIES = 2
 EXTRA_TRIES = 4  # tries past the retries, for a task whose last try failed on an injected fault
+# Retries back off from 50 ms, not 1 s: the search is about the order of events, not their pace.
+BACKOFF_BASE_S = 0.05
 STEP_LIMIT_S = 120.0  # a step still running after this is reported as hung
 FAILED = frozenset({"failed", "cancelled"})
 RUNNING = frozenset({"pending", "queued", "running", "incomplete"})
@@ -1452,11 +1454,16 @@ def _worker(seed: int, start: int, step: int, sequences: int, shrink_runs: int, 
 
 
 def _quiet() -> None:
-    """Stand-alone runs: triggers fire at once (as in the test suite) and Airflow logs nothing."""
-    from airflow_provider_airbyte_sync import tasks
+    """Stand-alone runs: triggers fire at once and an unanswered create is looked for over 0.35 s,
+    as in the test suite (listing lags are counted in reads), and Airflow logs nothing.
+    """
+    from airflow_provider_airbyte_sync import client, protocol, tasks
+    from tests.conftest import QUICK_RECONCILE_PAUSES_S
 
     if hasattr(tasks, "DEFER_SETTLE_S"):
         tasks.DEFER_SETTLE_S = 0.0
+    protocol.RECONCILE_PAUSES_S = QUICK_RECONCILE_PAUSES_S
+    client.BACKOFF_BASE_S = BACKOFF_BASE_S
 
 
 def main(argv: list[str] | None = None) -> int:

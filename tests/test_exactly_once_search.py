@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.exactly_once_search import World, describe_failure, generate, run_sequence, search
+from tests.exactly_once_search import BACKOFF_BASE_S, World, describe_failure, generate, run_sequence, search
 
 pytestmark = pytest.mark.search
 
@@ -26,8 +26,11 @@ SEQUENCES = 60
 
 
 @pytest.fixture
-def world(emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]) -> World:
+def world(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> World:
     """The search's two emulators, audited by ``emulator_factory``; connections through ``airflow_conn``."""
+    monkeypatch.setattr("airflow_provider_airbyte_sync.client.BACKOFF_BASE_S", BACKOFF_BASE_S)
     emulators = {
         "none": emulator_factory(record=True),
         "token": emulator_factory(auth="token", token_lifetime_s=1, record=True),
