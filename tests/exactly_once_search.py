@@ -53,7 +53,9 @@ the task had the retries to outlast the faults); then the invariants are checked
 * I4 nothing owned left running: once everything ended, no job a task created is still running,
   unless a try of the task returned it while it ran (asynchronous mode hands the watch on), or the
   last try of its generation was killed hard and the task was then cleared (nothing of that
-  generation lived to cancel it; a Clear starts a new sync rather than taking an older one over).
+  generation lived to cancel it; a Clear starts a new sync rather than taking an older one over),
+  or its generation took another party's job for its own in the documented ambiguity below (then
+  its own job runs on unwatched: part of the same ambiguity).
   Leftovers are then cancelled.
 
 Jobs are attributed by time: steps run one at a time, each step's time window is kept, and a job
@@ -1243,6 +1245,11 @@ class Judge:
             last = task.tries[-1]
             if any(t.result == "success" and t.returned == job_id for t in task.tries):
                 continue  # asynchronous: a try returned it running, handing the watch on
+            if any(pair[:2] == (creator.task, creator.generation) for pair in self.excused):
+                # The same ambiguity: its generation took another party's job for its own (counted
+                # above), so this one, its own, ran on unwatched.
+                self.run.note(f"unknowable: {self.job_line(job_id)} ran on; its generation took another job")
+                continue
             of_its_generation = [t for t in task.tries if t.generation == creator.generation]
             if of_its_generation[-1].result == "crash" and last.generation != creator.generation:
                 # Killed hard, then cleared: no try of its generation lived to cancel it, and a

@@ -350,6 +350,45 @@ FOUND: dict[str, dict[str, Any]] = {
             {"do": "foreign_start", "running_s": 0.175},
         ],
     },
+    # Another task's job, hidden from the note by a lagging listing, ended just before this task's
+    # create landed and lost its answer: the retry took the other job (the documented ambiguity)
+    # and its own ran on unwatched (judged part of the same ambiguity).
+    "a_lagging_note_then_a_lost_create_next_to_another_tasks_job": {
+        "seed": 340809264424957,
+        "header": {
+            "deployment": "public",
+            "auth": "none",
+            "pending_s": 0.061,
+            "running_s": 0.037,
+            "create_timeout": 0.43,
+            "read_timeout": 0.41,
+            "tasks": [
+                {
+                    "mode": "blocking",
+                    "if_running": "fail",
+                    "timeout": 0.56,
+                    "wait_seconds": 0.036,
+                    "job_type": "sync",
+                    "upper": False,
+                },
+                {
+                    "mode": "asynchronous",
+                    "if_running": "wait",
+                    "timeout": 0.59,
+                    "wait_seconds": 0.04,
+                    "job_type": "sync",
+                    "upper": False,
+                },
+            ],
+        },
+        "steps": [
+            {"do": "hook", "on": "list", "then": "lag", "reads": 3},
+            {"do": "try", "task": 1, "how": "retry", "crash": None, "restart": 0.245},
+            {"do": "fault", "on": "create", "kind": "drop_after", "count": 1},
+            {"do": "wait", "s": 0.094},
+            {"do": "try", "task": 0, "how": "clear", "crash": {"at": "term_after", "n": 4}, "restart": 0.191},
+        ],
+    },
 }
 
 
