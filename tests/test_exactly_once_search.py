@@ -389,6 +389,77 @@ FOUND: dict[str, dict[str, Any]] = {
             {"do": "try", "task": 0, "how": "clear", "crash": {"at": "term_after", "n": 4}, "restart": 0.191},
         ],
     },
+    # An asynchronous retry found, after its lost create, a job that had already been cancelled
+    # (another task's, in the window) and handed it on as started: a failed job is never handed on.
+    "an_asynchronous_retry_finds_a_cancelled_job": {
+        "seed": 930636088899950,
+        "header": {
+            "deployment": "config",
+            "auth": "none",
+            "pending_s": 0.093,
+            "running_s": 0.13,
+            "create_timeout": 0.31,
+            "read_timeout": 0.59,
+            "tasks": [
+                {
+                    "mode": "asynchronous",
+                    "if_running": "wait",
+                    "timeout": 0.43,
+                    "wait_seconds": 0.04,
+                    "job_type": "sync",
+                    "upper": False,
+                },
+                {
+                    "mode": "blocking",
+                    "if_running": "attach",
+                    "timeout": 0.18,
+                    "wait_seconds": 0.022,
+                    "job_type": "sync",
+                    "upper": False,
+                },
+            ],
+        },
+        "steps": [
+            {"do": "fault", "on": "create", "kind": "drop", "count": 2},
+            {"do": "try", "task": 0, "how": "retry", "crash": {"at": "send_before", "n": 4}, "restart": None},
+            {"do": "try", "task": 1, "how": "retry", "crash": None, "restart": None},
+        ],
+    },
+    # The same with another party's job, cancelled before the retry looked.
+    "an_asynchronous_retry_finds_another_partys_cancelled_job": {
+        "seed": 930636088900152,
+        "header": {
+            "deployment": "public",
+            "auth": "none",
+            "pending_s": 0.028,
+            "running_s": 0.195,
+            "create_timeout": 0.41,
+            "read_timeout": 0.44,
+            "tasks": [
+                {
+                    "mode": "deferrable",
+                    "if_running": "wait",
+                    "timeout": 20.0,
+                    "wait_seconds": 0.027,
+                    "job_type": "reset",
+                    "upper": False,
+                },
+                {
+                    "mode": "asynchronous",
+                    "if_running": "wait",
+                    "timeout": 0.32,
+                    "wait_seconds": 0.033,
+                    "job_type": "sync",
+                    "upper": False,
+                },
+            ],
+        },
+        "steps": [
+            {"do": "try", "task": 1, "how": "retry", "crash": {"at": "send_before", "n": 3}, "restart": None},
+            {"do": "foreign_start", "running_s": 0.393},
+            {"do": "foreign_end", "whose": "theirs"},
+        ],
+    },
 }
 
 

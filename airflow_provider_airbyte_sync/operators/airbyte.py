@@ -204,6 +204,10 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         url = hook.job_url(self.connection_id)
         context["ti"].xcom_push(key=URL_XCOM, value=url)
         self.log.info("Airbyte job %s (%s): %s", job.job_id, job.status, url or "no UI link")
+        if job.state == "failed":  # e.g. found ended after a lost create's answer: never handed on
+            from airflow_provider_airbyte_sync.watch import failed_error
+
+            raise failed_error(hook.with_failure_reason(job))
         if job.state == "succeeded":
             return self._finish(context, job, url)
         if self.asynchronous:
