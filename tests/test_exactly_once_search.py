@@ -21,7 +21,7 @@ pytestmark = pytest.mark.search
 
 #: Fixed, so a CI failure replays: python -m tests.exactly_once_search --seed SEED --start <index>
 SEED = 20261129
-#: About 75 s on a 2-core machine when nothing fails (each sequence takes about a second).
+#: About 55 s on a 2-core machine when nothing fails (each sequence takes under a second).
 SEQUENCES = 60
 
 
