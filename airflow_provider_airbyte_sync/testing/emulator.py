@@ -61,8 +61,31 @@ SERVER_VERSIONS = ("2026", "2022")
 MALFORMED_BODY = b'{"job": {"id": 1, "configType": "sync", "status": "runn'
 
 
+class _Matching:
+    """What a fault and a request hook share: which requests they match, and how many more."""
+
+    path: str
+    method: str | None
+    count: int | None
+    hits: int
+    _pattern: re.Pattern[str]
+
+    def __post_init__(self) -> None:
+        self._pattern = re.compile(self.path)
+        if self.method is not None:
+            self.method = self.method.upper()
+
+    @property
+    def remaining(self) -> int | None:
+        """Matches left (``None``: unlimited)."""
+        return None if self.count is None else max(0, self.count - self.hits)
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and self._pattern.search(path) is not None
+
+
 @dataclass(eq=False)
-class Fault:
+class Fault(_Matching):
     """A rule that makes the next ``count`` matching requests misbehave (see ``add_fault``)."""
 
     path: str
@@ -78,19 +101,6 @@ class Fault:
     count: int | None = 1
     hits: int = 0
     _pattern: re.Pattern[str] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._pattern = re.compile(self.path)
-        if self.method is not None:
-            self.method = self.method.upper()
-
-    @property
-    def remaining(self) -> int | None:
-        """Matches left (``None``: unlimited)."""
-        return None if self.count is None else max(0, self.count - self.hits)
-
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and self._pattern.search(path) is not None
 
     def describe(self) -> str:
         what = [k for k in ("drop", "reset", "malformed") if getattr(self, k)]
@@ -145,7 +155,7 @@ class Fault:
 
 
 @dataclass(eq=False)
-class RequestHook:
+class RequestHook(_Matching):
     """An action run before the next ``count`` matching requests are handled (see ``on_request``)."""
 
     path: str
@@ -156,19 +166,6 @@ class RequestHook:
     #: What the action raised, one entry per hit that failed (the request is handled all the same).
     errors: list[Exception] = field(default_factory=list)
     _pattern: re.Pattern[str] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._pattern = re.compile(self.path)
-        if self.method is not None:
-            self.method = self.method.upper()
-
-    @property
-    def remaining(self) -> int | None:
-        """Matches left (``None``: unlimited)."""
-        return None if self.count is None else max(0, self.count - self.hits)
-
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and self._pattern.search(path) is not None
 
 
 _Rule = TypeVar("_Rule", Fault, RequestHook)
