@@ -272,6 +272,11 @@ def start(
     dialect: Dialect, ask: Ask, record: StartRecord | None, clock: Callable[[], float] = time.time
 ) -> Flow:
     """Start (or take up again) the task's job; see the module's table for every rule."""
+    # Job ids only grow: a job an earlier try knew of is older than anything a new create makes,
+    # even when a lagging listing does not show it yet.
+    floor = 0
+    if record is not None and record.connection_id == ask.connection_id:
+        floor = max(record.job_id or 0, record.note or 0)
     if record is not None and not _same_task(ask, record):
         yield Log(
             logging.INFO, f"This task was cleared (or its arguments changed): starting a new {ask.job_type}."
@@ -281,7 +286,7 @@ def start(
         outcome = yield from _take_up(dialect, ask, record, clock)
         if outcome is not None:
             return outcome
-    return (yield from _fresh(dialect, ask, clock))
+    return (yield from _fresh(dialect, ask, clock, floor))
 
 
 def _same_task(ask: Ask, record: StartRecord) -> bool:
@@ -320,8 +325,10 @@ def _take_up(dialect: Dialect, ask: Ask, record: StartRecord, clock: Callable[[]
     return Started(job, owned=record.owned)
 
 
-def _fresh(dialect: Dialect, ask: Ask, clock: Callable[[], float]) -> Flow:
-    """Check the connection, note its newest job, persist "sent", create; apply ``if_running``."""
+def _fresh(dialect: Dialect, ask: Ask, clock: Callable[[], float], floor: int = 0) -> Flow:
+    """Check the connection, note its newest job (never below ``floor``), persist "sent", create;
+    apply ``if_running``.
+    """
     connection = yield from dialect.get_connection(ask.connection_id)
     if not connection.active:
         raise AirbyteConnectionNotActive(
@@ -335,7 +342,7 @@ def _fresh(dialect: Dialect, ask: Ask, clock: Callable[[], float]) -> Flow:
         if running is not None:
             return (yield from _busy(dialect, ask, running))
     for _ in range(REFUSED_ROUNDS):
-        note = yield from dialect.newest_job_id(ask.connection_id, ask.job_type)
+        note = max(floor, (yield from dialect.newest_job_id(ask.connection_id, ask.job_type)))
         record = _record(ask, "sent", None, note=note, sent_at=(clock(),))
         yield Persist(record)
         outcome = yield from _send(dialect, ask, record, clock, SENDS_PER_TRY - 1)

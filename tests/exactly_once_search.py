@@ -85,7 +85,7 @@ task could not have told it from its own, taking that job for its own is not a b
   after the anchor, there is no window.
 * J is *unknowable* for the task's generation when, for one of its anchors, J was not created by
   that generation, has the task's job type, was unseen at the last look, was created before the
-  window closed, and no job of the generation that was also unseen there is older than J (J was the
+  window closed, and no job the generation created from the anchor on is older than J (J was the
   first new job the task could see: the one its own lost create would have been).
 
 Only for such a pair may the task return J (I3) or cancel J (I2) without a violation; each pass is
@@ -1114,10 +1114,14 @@ class Judge:
                 )
                 return hidden and job["id"] > note
 
+            # What the lost create itself may have made: the generation's jobs from the anchor on
+            # (an earlier create's job, hidden by a lagging look, is not the lost create's).
             own = [
                 job
                 for job_id, job in self.jobs.items()
-                if _same_generation(self.owner.get(job_id), attempt) and unseen(job)
+                if _same_generation(self.owner.get(job_id), attempt)
+                and unseen(job)
+                and job["created_at"] >= moment
             ]
             for job_id, job in self.jobs.items():
                 if (

@@ -728,6 +728,21 @@ def test_lag_listings_by_seconds(emu: AirbyteEmulator, http: requests.Session) -
         emu.lag_listings(reads=-1)
 
 
+def test_a_lagging_listing_never_shows_a_newer_job_before_an_older_one(
+    emu: AirbyteEmulator, http: requests.Session
+) -> None:
+    # A replica is behind in time: a job hidden for longer hides every job created after it.
+    cid = emu.add_connection(pending_s=0, running_s=0.01)
+    emu.lag_listings(reads=4)
+    older = emu.start_job(cid)
+    emu.advance(1)
+    emu.lag_listings(reads=1)
+    newer = emu.start_job(cid)
+    assert _listed(emu, http, cid) == ([], [])  # reads 1 and 2: both hidden
+    assert _listed(emu, http, cid) == ([], [])  # reads 3 and 4: the newer is due, the older is not
+    assert _listed(emu, http, cid) == ([older, newer], [older, newer])
+
+
 def test_on_request_runs_the_action_just_before_the_request(
     emu: AirbyteEmulator, http: requests.Session
 ) -> None:

@@ -460,6 +460,73 @@ FOUND: dict[str, dict[str, Any]] = {
             {"do": "foreign_end", "whose": "theirs"},
         ],
     },
+    # A retry's note came from a lagging listing that hid the task's own earlier (cancelled) job;
+    # after a lost create it took that job for the new one, failed, and the next try started a
+    # second sync beside the one that ran: a note is never below a job the task already knew.
+    "a_lagging_note_below_the_tasks_own_earlier_job": {
+        "seed": 731324600970956,
+        "header": {
+            "deployment": "config",
+            "auth": "none",
+            "pending_s": 0.059,
+            "running_s": 0.238,
+            "create_timeout": 0.44,
+            "read_timeout": 0.56,
+            "tasks": [
+                {
+                    "mode": "deferrable",
+                    "if_running": "fail",
+                    "timeout": 0.49,
+                    "wait_seconds": 0.039,
+                    "job_type": "sync",
+                    "upper": True,
+                },
+                {
+                    "mode": "deferrable",
+                    "if_running": "attach",
+                    "timeout": 0.23,
+                    "wait_seconds": 0.044,
+                    "job_type": "reset",
+                    "upper": False,
+                },
+            ],
+        },
+        "steps": [
+            {"do": "lag", "reads": 3},
+            {"do": "try", "task": 1, "how": "retry", "crash": {"at": "term_after", "n": 6}, "restart": None},
+            {"do": "fault", "on": "create", "kind": "delay_after", "count": 1},
+        ],
+    },
+    # The same lag, and another party's sync started at the note: the documented ambiguity.
+    "a_lagging_note_and_another_sync_at_the_note": {
+        "seed": 731324600969965,
+        "header": {
+            "deployment": "config",
+            "auth": "none",
+            "pending_s": 0.099,
+            "running_s": 0.36,
+            "create_timeout": 0.42,
+            "read_timeout": 0.48,
+            "tasks": [
+                {
+                    "mode": "blocking",
+                    "if_running": "wait",
+                    "timeout": 0.55,
+                    "wait_seconds": 0.049,
+                    "job_type": "sync",
+                    "upper": False,
+                }
+            ],
+        },
+        "steps": [
+            {"do": "hook", "on": "list", "then": "start", "running_s": 0.239},
+            {"do": "hook", "on": "create", "then": "lag", "reads": 3},
+            {"do": "try", "task": 0, "how": "retry", "crash": None, "restart": None},
+            {"do": "lag", "reads": 2},
+            {"do": "hook", "on": "list", "then": "start", "running_s": 0.077},
+            {"do": "fault", "on": "create", "kind": "malformed", "count": 1},
+        ],
+    },
 }
 
 

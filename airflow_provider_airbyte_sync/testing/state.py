@@ -11,7 +11,8 @@ thread while tests call in from theirs.
 Listings may lag (:meth:`EmulatorState.set_listing_lag`), as a read replica behind the database
 does: a job created while a lag is set stays out of job listings for a number of listing reads or
 seconds after its creation, while reads of the job by id and the one-job-per-connection rule see it
-at once.
+at once. A replica is behind in time, never out of order: while a job is hidden, every job created
+after it is hidden too.
 """
 
 from __future__ import annotations
@@ -366,6 +367,7 @@ class EmulatorState:
         self._next_job_id = 1
         # Listing lag (reads, seconds) given to jobs created from now on, and the listings answered so far.
         self._listing_lag: tuple[int | None, float | None] | None = None
+        self._lagged: set[int] = set()  # jobs that may still be hidden from listings
         self._listings_answered = 0
 
     # -- workspaces and connections ------------------------------------------------------------
@@ -501,6 +503,7 @@ class EmulatorState:
                     None if reads is None else self._listings_answered + reads,
                     None if seconds is None else now + seconds,
                 )
+                self._lagged.add(job.job_id)
             self._jobs[job.job_id] = job
             self._jobs_by_connection[conn.connection_id].append(job.job_id)
             return self._view(job, now)
@@ -569,8 +572,14 @@ class EmulatorState:
         """Stop lagging: every job shows in listings from now on."""
         with self.lock:
             self._listing_lag = None
-            for job in self._jobs.values():
-                job.listed_from = None
+            for job_id in self._lagged:
+                self._jobs[job_id].listed_from = None
+            self._lagged.clear()
+
+    def _hidden_from(self, now: float) -> int | None:
+        """The oldest job a listing may not show yet: it and every newer job are left out."""
+        self._lagged = {job_id for job_id in self._lagged if not self._listed(self._jobs[job_id], now)}
+        return min(self._lagged, default=None)
 
     def _listed(self, job: Job, now: float) -> bool:
         if job.listed_from is None:
@@ -603,6 +612,7 @@ class EmulatorState:
             job = self._jobs.pop(job_id, None)
             if job is None:
                 raise UnknownJob(str(job_id))
+            self._lagged.discard(job_id)
             self._jobs_by_connection[job.connection_id].remove(job_id)
 
     def jobs(
@@ -628,10 +638,11 @@ class EmulatorState:
                 ids = list(self._jobs_by_connection.get(str(connection_id), ()))
             else:
                 ids = sorted(self._jobs)
+            hidden_from = self._hidden_from(now) if listing else None
             views = []
             for job_id in ids:
                 job = self._jobs[job_id]
-                if listing and not self._listed(job, now):
+                if hidden_from is not None and job_id >= hidden_from:
                     continue
                 if types is not None and job.config_type not in types:
                     continue
