@@ -67,7 +67,8 @@ STATE_TABLE: tuple[tuple[str, str, str, str], ...] = (
         "(none)",
         "nothing sent in this generation (first try, or a Clear)",
         "checks the connection is active; for a reset or clear, applies `if_running` to a running job "
-        "first (Airbyte would cancel it, not answer 409); notes the newest job id, persists `sent`, "
+        "first (Airbyte would cancel it, not answer 409); notes the newest job id (never below one an "
+        "earlier try knew: job ids only grow, a listing may lag), persists `sent`, "
         "creates. A create that never reached Airbyte (no connection made) is sent again. One answered "
         "409 or another 4xx, or that never reached Airbyte, made nothing: the record says so before "
         "the next request, so no later job can pass for its job",
