@@ -285,9 +285,15 @@ def start(
         record = None
     if record is not None:
         outcome = yield from _take_up(dialect, ask, record, clock)
-        if outcome is not None:
+        if outcome is _ELSEWHERE:
+            floor = 0  # its ids are another Airbyte's: they say nothing about this one's
+        elif outcome is not None:
             return outcome
     return (yield from _fresh(dialect, ask, clock, floor))
+
+
+# What _take_up answers when the stored job is another Airbyte's (start afresh, note from zero).
+_ELSEWHERE: Any = object()
 
 
 def _same_task(ask: Ask, record: StartRecord) -> bool:
@@ -312,7 +318,7 @@ def _take_up(dialect: Dialect, ask: Ask, record: StartRecord, clock: Callable[[]
     if job.connection_id not in (None, ask.connection_id):
         # The Airflow connection now points at another Airbyte: that id is someone else's job.
         yield Log(logging.WARNING, f"Airbyte job {job.job_id} belongs to another connection here.")
-        return None
+        return _ELSEWHERE
     if record.state == "waiting":
         if job.state in ("succeeded", "failed"):
             return None  # the job we waited for ended: ours can start
