@@ -712,37 +712,23 @@ def _body(response: Response) -> Any:
         return None
 
 
-def _says_job_not_found(response: Response) -> bool:
-    """Airbyte's own words for "no such job", never a proxy's or a gateway's 404.
+def _says_not_found(response: Response, words: str, statuses: tuple[int, ...] = (404,)) -> bool:
+    """Airbyte's own words that a job or connection does not exist, never a proxy's or a gateway's 404.
 
-    Config API: 500 (or 404) "Could not find job with id: N", or newer servers' 404 whose body is
-    only ``{"errorId": ...}``. Public API: a ``resource-not-found`` problem about a resource that
-    is not a path.
+    The public API's ``resource-not-found`` problem about a resource that is not a path; the config
+    API's message holding ``words`` ("Could not find job with id: N", "Could not find configuration
+    for STANDARD_SYNC: ..."), with one of ``statuses``; newer servers' 404 whose body is only
+    ``{"errorId": ...}``.
     """
     body = _body(response)
-    if not isinstance(body, Mapping) or response.status not in (404, 500):
+    if not isinstance(body, Mapping) or response.status not in statuses:
         return False
-    if "could not find job" in str(body.get("message") or "").lower():
-        return True
-    if response.status == 404 and set(body) == {"errorId"}:
-        return True
-    data = body.get("data") if isinstance(body.get("data"), Mapping) else {}
-    return (
-        response.status == 404
-        and "resource-not-found" in _problem_title(response)
-        and data.get("resourceType") != "path"
-    )
-
-
-def _says_connection_not_found(response: Response) -> bool:
-    """Airbyte's own 404 about the connection: a JSON body that is not about a missing path."""
-    body = _body(response)
-    if not isinstance(body, Mapping) or response.status != 404:
-        return False
-    data = body.get("data") if isinstance(body.get("data"), Mapping) else {}
-    if "resource-not-found" in _problem_title(response):
+    if response.status == 404 and "resource-not-found" in _problem_title(response):
+        data = body.get("data") if isinstance(body.get("data"), Mapping) else {}
         return data.get("resourceType") != "path"
-    return "could not find" in str(body.get("message") or "").lower() or set(body) == {"errorId"}
+    if words in str(body.get("message") or "").lower():
+        return True
+    return response.status == 404 and set(body) == {"errorId"}
 
 
 Resource = Literal["job", "connection", "other"]
@@ -799,9 +785,9 @@ def raise_for_answer(
         raise AirbyteConnectionNotActive(
             f"Could not {action}: Airbyte says {said!r}. Enable connection {subject} in the Airbyte UI."
         )
-    if resource == "job" and _says_job_not_found(response):
+    if resource == "job" and _says_not_found(response, "could not find job", (404, 500)):
         raise AirbyteJobNotFound(f"Could not {action}: Airbyte does not know job {subject} ({said}).", status)
-    if resource == "connection" and _says_connection_not_found(response):
+    if resource == "connection" and _says_not_found(response, "could not find"):
         raise AirbyteConnectionNotFound(
             f"Could not {action}: Airbyte has no connection {subject}{where}. Copy the connection id from "
             "the connection's URL in the Airbyte UI, and check the workspace the credentials belong to."
@@ -1260,7 +1246,7 @@ class ConfigDialect(Dialect):
         path = {"sync": "connections/sync", "reset": "connections/reset", "clear": "connections/clear"}
         request = Request("POST", path[job_type], json={"connectionId": connection_id}, kind="create")
         response = yield request
-        if job_type == "clear" and response.status == 404 and not _says_connection_not_found(response):
+        if job_type == "clear" and response.status == 404 and not _says_not_found(response, "could not find"):
             # Servers before 2026 have no clear endpoint; reset is its predecessor.
             response = yield replace(request, url=path["reset"])
         self._raise(response, f"start a {job_type} of connection", connection_id, resource="connection")
