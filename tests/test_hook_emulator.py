@@ -255,7 +255,7 @@ def test_stale_keep_alive_connection_on_a_create_starts_one_job(
     dropped: list[int] = []
 
     def drop_idle(record: Any) -> None:
-        if record.state == "sent":  # just before the POST goes out on the kept-alive connection
+        if record.state == "sent" and not dropped:  # just before the POST goes out, kept alive
             dropped.append(emulator.close_idle_connections())  # the server dropped it while idle
 
     job, owned = hook.start_job(connection_id, persist=drop_idle)

@@ -529,15 +529,23 @@ class HttpServer:
         return future.result(timeout)
 
     def close_idle_connections(self) -> int:
-        """Close every idle keep-alive connection without a word; answer how many."""
+        """Close every idle keep-alive connection without a word; answer how many.
 
-        def close_idle() -> int:
+        Returns only once the sockets are really closed: asyncio closes a transport's socket on a
+        later turn of the loop, and a client that looked before then would still see it open.
+        """
+
+        def close_idle() -> list[_Connection]:
             idle = [c for c in self.connections if c.idle]
             for conn in idle:
                 conn.close()
-            return len(idle)
+            return idle
 
-        return int(self.call(close_idle))
+        closed = self.call(close_idle)
+        deadline = time.monotonic() + 5
+        while self.call(lambda: any(c in self.connections for c in closed)) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return len(closed)
 
     def open_connections(self) -> int:
         return int(self.call(lambda: len(self.connections)))
