@@ -1,19 +1,26 @@
-"""Watching a job to its end: pure decisions shared by the blocking hook and the async trigger.
+"""Watching a job to its end: pure decisions, and the one loop the hook, trigger and sensor share.
 
 :class:`Watch` is told each poll's outcome (a job, or a transient error) and the time, and answers
-what to do next: poll again after some delay, or stop (succeeded, failed, timed out). It also says
-what to log, so the hook and the trigger report the same things in the same words.
+a typed decision: :class:`Poll` again after a delay, or an end (:class:`Succeeded`, :class:`Failed`,
+:class:`TimedOut`). Each decision carries what to log, so every driver reports the same things in
+the same words. :func:`watching` is the loop itself (poll, decide, sleep) as a pure generator;
+:func:`follow` drives it blocking (the hook), :func:`afollow` in an event loop (the trigger). The
+sensor takes one step of it per poke, carrying the watch between pokes as :meth:`Watch.to_dict`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Literal
+import time
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from airflow_provider_airbyte_sync import client
 from airflow_provider_airbyte_sync.client import AirbyteJob
 from airflow_provider_airbyte_sync.errors import (
+    AirbyteConfigError,
     AirbyteError,
     AirbyteJobFailed,
     AirbyteTimeout,
@@ -23,18 +30,45 @@ from airflow_provider_airbyte_sync.errors import (
 # How long a watch survives Airbyte being unreachable or answering 5xx, counted from the first
 # failed poll of a run of failures (each poll already retried its request with backoff).
 ERROR_BUDGET_S = 600.0
+# The version of Watch.to_dict(); from_dict refuses any other.
+WATCH_VERSION = 1
 
-Action = Literal["poll", "succeeded", "failed", "timeout"]
+Logs = tuple[tuple[int, str], ...]  # (logging level, line)
 
 
-@dataclass
-class Decision:
-    """What to do after a poll: ``poll`` again after ``delay`` seconds, or stop."""
+@dataclass(frozen=True)
+class Poll:
+    """Poll again after ``delay`` seconds."""
 
-    action: Action
-    delay: float = 0.0
+    delay: float
+    logs: Logs = ()
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    job: AirbyteJob
+    logs: Logs = ()
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The job failed or was cancelled, or kept a status this provider does not know past the grace."""
+
+    job: AirbyteJob
+    logs: Logs = ()
+
+
+@dataclass(frozen=True)
+class TimedOut:
+    """The deadline passed; ``job`` is the last poll's (``None`` when that poll failed)."""
+
     job: AirbyteJob | None = None
-    logs: list[tuple[int, str]] = field(default_factory=list)
+    logs: Logs = ()
+
+
+Ended = Succeeded | Failed | TimedOut
+Decision = Poll | Ended
+PollOutcome = AirbyteJob | AirbyteError  # what one poll brought: the job, or the error it raised
 
 
 def is_transient(error: Exception) -> bool:
@@ -65,8 +99,27 @@ def failure_message(job: AirbyteJob) -> str:
     return text.rstrip(".") + "."
 
 
+# Every attribute of a Watch; to_dict() stores them all.
+_STATE = (
+    "job_id",
+    "poll_interval",
+    "deadline",
+    "unknown_grace",
+    "error_budget",
+    "last_status",
+    "seen_failures",
+    "unknown_since",
+    "errors_since",
+    "running_at",
+)
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 class Watch:
-    """Decisions for one job watch.
+    """Decisions for one job watch; :meth:`to_dict` and :meth:`from_dict` carry all of its state.
 
     :param job_id: the job watched.
     :param poll_interval: seconds between polls.
@@ -97,13 +150,55 @@ class Watch:
         self.errors_since: float | None = None
         self.running_at: float | None = None
 
-    def _next(self, now: float, logs: list[tuple[int, str]], job: AirbyteJob | None = None) -> Decision:
+    def to_dict(self) -> dict[str, Any]:
+        """All of the watch's state as JSON primitives, read back by :meth:`from_dict`."""
+        return {"version": WATCH_VERSION, **{name: getattr(self, name) for name in _STATE}}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Watch:
+        """The watch :meth:`to_dict` stored; a dict of another version or a damaged one is refused."""
+        version = data.get("version") if isinstance(data, Mapping) else None
+        if version != WATCH_VERSION:
+            raise AirbyteConfigError(
+                f"This task's state store holds a job watch of version {version!r}, which this release of "
+                f"the provider cannot read (it reads version {WATCH_VERSION}). Upgrade the provider on every "
+                "worker, or clear the task to watch anew."
+            )
+        try:
+            watch = cls(
+                int(data["job_id"]),
+                poll_interval=float(data["poll_interval"]),
+                deadline=_seconds(data["deadline"]),
+                unknown_grace=float(data["unknown_grace"]),
+                error_budget=float(data["error_budget"]),
+            )
+            last_status = data["last_status"]
+            watch.last_status = None if last_status is None else str(last_status)
+            watch.seen_failures = int(data["seen_failures"])
+            watch.unknown_since = _seconds(data["unknown_since"])
+            watch.errors_since = _seconds(data["errors_since"])
+            watch.running_at = _seconds(data["running_at"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AirbyteConfigError(
+                f"This task's stored job watch is damaged ({exc!r}): clear the task."
+            ) from None
+        return watch
+
+    def _next(
+        self, now: float, logs: list[tuple[int, str]], job: AirbyteJob | None = None
+    ) -> Poll | TimedOut:
         if self.deadline is not None and now >= self.deadline:
-            return Decision("timeout", job=job, logs=logs)
+            return TimedOut(job, tuple(logs))
         delay = self.poll_interval
         if self.deadline is not None:
             delay = max(0.0, min(delay, self.deadline - now))
-        return Decision("poll", delay=delay, job=job, logs=logs)
+        return Poll(delay, tuple(logs))
+
+    def decide(self, outcome: PollOutcome, now: float) -> Decision:
+        """Decide after a poll (:meth:`on_job` or :meth:`on_error`)."""
+        if isinstance(outcome, AirbyteError):
+            return self.on_error(outcome, now)
+        return self.on_job(outcome, now)
 
     def on_job(self, job: AirbyteJob, now: float) -> Decision:
         """Decide after a poll that read the job."""
@@ -121,9 +216,9 @@ class Watch:
 
         state = job.state
         if state == "succeeded":
-            return Decision("succeeded", job=job, logs=logs)
+            return Succeeded(job, tuple(logs))
         if state == "failed":
-            return Decision("failed", job=job, logs=logs)
+            return Failed(job, tuple(logs))
         if state == "unknown":
             if self.unknown_since is None:
                 self.unknown_since = now
@@ -135,12 +230,12 @@ class Watch:
                     )
                 )
             elif now - self.unknown_since >= self.unknown_grace:
-                return Decision("failed", job=job, logs=logs)
+                return Failed(job, tuple(logs))
         else:
             self.unknown_since = None
         return self._next(now, logs, job)
 
-    def on_error(self, error: AirbyteError, now: float) -> Decision:
+    def on_error(self, error: AirbyteError, now: float) -> Poll | TimedOut:
         """Decide after a poll that failed; re-raises errors that are not transient or over budget."""
         if not is_transient(error):
             raise error
@@ -171,6 +266,80 @@ class Watch:
         if job.created_at is None or self.running_at is None:
             return None
         return max(0.0, self.running_at - job.created_at.timestamp())
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """Effect of :func:`watching`: poll the job now; answer with it, or with the error the poll raised."""
+
+
+def watching(watch: Watch, clock: Callable[[], float] = time.time) -> Generator[Fetch | Poll, Any, Ended]:
+    """The watch loop, pure: poll, decide, sleep, until the watch ends.
+
+    Yields :class:`Fetch` (answer: the :data:`PollOutcome`) and each :class:`Poll` decision (log its
+    lines, sleep its delay, answer ``None``); returns the end, whose lines the driver logs too.
+    Errors a watch does not outlive (see :meth:`Watch.on_error`) are raised.
+    """
+    while True:
+        decision = watch.decide((yield Fetch()), clock())
+        if not isinstance(decision, Poll):
+            return decision
+        yield decision
+
+
+LogFn = Callable[[int, str], object]  # log(level, line)
+
+
+def follow(watch: Watch, poll: Callable[[], AirbyteJob], log: LogFn) -> Ended:
+    """Drive :func:`watching` blocking: ``poll()`` reads the job, ``log(level, line)`` reports."""
+    flow = watching(watch)
+    answer: Any = None
+    try:
+        while True:
+            effect = flow.send(answer)
+            answer = None
+            if isinstance(effect, Poll):
+                _report(log, effect.logs)
+                time.sleep(effect.delay)
+            else:
+                answer = outcome(poll)
+    except StopIteration as stop:
+        _report(log, stop.value.logs)
+        return stop.value
+
+
+async def afollow(watch: Watch, poll: Callable[[], Awaitable[AirbyteJob]], log: LogFn) -> Ended:
+    """Drive :func:`watching` in an event loop: the same decisions, ``await poll()``, ``asyncio.sleep``."""
+    flow = watching(watch)
+    answer: Any = None
+    try:
+        while True:
+            effect = flow.send(answer)
+            answer = None
+            if isinstance(effect, Poll):
+                _report(log, effect.logs)
+                await asyncio.sleep(effect.delay)
+            else:
+                try:
+                    answer = await poll()
+                except AirbyteError as exc:
+                    answer = exc
+    except StopIteration as stop:
+        _report(log, stop.value.logs)
+        return stop.value
+
+
+def outcome(poll: Callable[[], AirbyteJob]) -> PollOutcome:
+    """Poll once: the job, or the :class:`AirbyteError` the poll raised (for :meth:`Watch.decide`)."""
+    try:
+        return poll()
+    except AirbyteError as exc:
+        return exc
+
+
+def _report(log: LogFn, logs: Logs) -> None:
+    for level, line in logs:
+        log(level, line)
 
 
 def waited_too_long(job_id: int, timeout: float | None, if_running: str = "wait") -> AirbyteTimeout:

@@ -13,9 +13,10 @@ from typing import Any
 
 
 class TaskInstance:
-    def __init__(self, max_tries: int = 0) -> None:
+    def __init__(self, max_tries: int = 0, try_number: int = 1) -> None:
         self.xcoms: dict[str, Any] = {}
         self.max_tries = max_tries
+        self.try_number = try_number
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcoms[key] = json.loads(json.dumps(value))
@@ -54,12 +55,12 @@ class Run:
 
     def next_try(self) -> dict[str, Any]:
         self.try_number += 1
-        self.ti = TaskInstance(self.max_tries)
+        self.ti = TaskInstance(self.max_tries, self.try_number)
         return self.context()
 
     def clear(self) -> dict[str, Any]:
         self.clear_number += 1
         self.max_tries = self.try_number + self.retries
         self.try_number += 1
-        self.ti = TaskInstance(self.max_tries)
+        self.ti = TaskInstance(self.max_tries, self.try_number)
         return self.context()

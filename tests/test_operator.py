@@ -406,10 +406,11 @@ def test_sensor_logs_each_status_change_once_across_reschedules(
     airbyte: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     job = airbyte.start_job(airbyte.slow)
-    sensor = AirbyteJobSensor(task_id="wait", airbyte_job_id=job, poke_interval=0.05, mode="reschedule")
+    airbyte.advance(1)  # running, for the next 600 s: one status to log
     run = Run()
-    for _ in range(3):  # each reschedule is a new process: only the state store carries over
-        assert sensor.poke(run.next_try()) is False
+    for _ in range(3):  # each reschedule is a new process (same try): only the state store carries over
+        sensor = AirbyteJobSensor(task_id="wait", airbyte_job_id=job, poke_interval=0.05, mode="reschedule")
+        assert sensor.poke(run.context()) is False
     out = capsys.readouterr().out
     assert out.count(f"Airbyte job {job}: ") == 1
 

@@ -29,7 +29,7 @@ from airflow_provider_airbyte_sync.errors import (
     AirbyteError,
     AirbyteSyncAlreadyRunning,
 )
-from airflow_provider_airbyte_sync.watch import Watch, failed_error
+from airflow_provider_airbyte_sync.watch import Failed, Succeeded, Watch, failed_error, follow
 
 if TYPE_CHECKING:
     import requests
@@ -387,24 +387,14 @@ class AirbyteHook(BaseHook):
         watch = watch or Watch(
             job_id, poll_interval=wait_seconds, deadline=time.time() + timeout if timeout else None
         )
-        while True:
-            try:
-                decision = watch.on_job(self.get_job_details(job_id), time.time())
-            except AirbyteError as exc:
-                decision = watch.on_error(exc, time.time())
-            for level, line in decision.logs:
-                self.log.log(level, line)
-            if decision.action == "succeeded":
-                assert decision.job is not None  # noqa: S101 - a succeeded decision carries its job
-                return decision.job
-            if decision.action == "failed":
-                assert decision.job is not None  # noqa: S101
-                raise failed_error(self.with_failure_reason(decision.job))
-            if decision.action == "timeout":
-                if cancel_on_timeout:
-                    self.cancel_quietly(job_id)
-                raise watch.timeout_error(timeout)
-            time.sleep(decision.delay)
+        end = follow(watch, lambda: self.get_job_details(job_id), self.log.log)
+        if isinstance(end, Succeeded):
+            return end.job
+        if isinstance(end, Failed):
+            raise failed_error(self.with_failure_reason(end.job))
+        if cancel_on_timeout:  # TimedOut
+            self.cancel_quietly(job_id)
+        raise watch.timeout_error(timeout)
 
     def cancel_quietly(self, job_id: int) -> None:
         """Cancel a job on the way out of a failure: a failed cancel is logged, never raised."""

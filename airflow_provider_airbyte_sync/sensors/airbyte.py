@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
-from airflow_provider_airbyte_sync.errors import AirbyteError
 from airflow_provider_airbyte_sync.tasks import (
     DEFER_MARGIN_S,
     SUMMARY_XCOM,
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 
-STATE_KEY = "airbyte_sensor"  # last status logged and when an unknown status was first seen
+STATE_KEY = "airbyte_sensor"  # task state store: {"try_number", "watch": Watch.to_dict()} of the last poke
 
 
 class AirbyteJobSensor(BaseSensorOperator):
@@ -33,8 +32,10 @@ class AirbyteJobSensor(BaseSensorOperator):
     Succeeds (returning the job summary, also in XCom ``airbyte_job``) when the job succeeded; fails
     with Airbyte's reason when it failed or was cancelled, or kept a status this provider does not
     know. The sensor never owns the job: its ``timeout`` fails the sensor and never cancels the job.
-    Each status change is logged once, in reschedule mode too. Deferred, it polls at
-    ``poke_interval`` from the triggerer.
+    The watch lives in the task state store, so in reschedule mode too each status change is logged
+    once, Airbyte failing for longer than the error budget (10 minutes of consecutive errors) fails
+    the try, and so does a status this provider does not know kept past its grace. Deferred, it
+    polls at ``poke_interval`` from the triggerer.
 
     :param airbyte_job_id: the job to watch (templated), e.g. ``trigger.output``.
     :param airbyte_conn_id: Airflow connection id (templated).
@@ -96,39 +97,42 @@ class AirbyteJobSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
+        """One step of the watch loop: restore the watch earlier pokes stored, poll once, decide, store it.
+
+        The watch lives in the task state store between pokes (in reschedule mode each poke may run
+        in another process), so the error budget and the unknown-status grace hold across them; a
+        new try (a retry or a Clear) starts a fresh watch.
+        """
         from airflow_provider_airbyte_sync import client
-        from airflow_provider_airbyte_sync.watch import Watch, describe, failed_error, summary
+        from airflow_provider_airbyte_sync.watch import (
+            Failed,
+            Succeeded,
+            Watch,
+            failed_error,
+            outcome,
+            summary,
+        )
 
         job_id = client.check_job_id(self.airbyte_job_id)
         hook = self.hook
         store = context.get("task_state_store")  # type: ignore[call-overload]
-        memory = (store.get(STATE_KEY) if store is not None else None) or {}
-        # A Watch per poke, primed with what earlier pokes (maybe other processes) saw.
+        try_number = getattr(context.get("ti"), "try_number", None)  # type: ignore[call-overload]
         watch = Watch(job_id, poll_interval=float(self.poke_interval))
-        watch.last_status = memory.get("status")
-        watch.unknown_since = memory.get("unknown_since")
-        watch.seen_failures = int(memory.get("seen_failures") or 0)
-        try:
-            decision = watch.on_job(hook.get_job_details(job_id), time.time())
-        except AirbyteError as exc:
-            decision = watch.on_error(exc, time.time())  # re-raises what is not transient
+        saved = (store.get(STATE_KEY) if store is not None else None) or {}
+        if saved.get("try_number") == try_number and saved.get("watch") is not None:
+            stored = Watch.from_dict(saved["watch"])
+            if stored.job_id == job_id:  # another job id (re-rendered) is watched afresh
+                watch = stored
+        decision = watch.decide(outcome(lambda: hook.get_job_details(job_id)), time.time())
         for level, line in decision.logs:
             self.log.log(level, line)
         if store is not None:
-            store.set(
-                STATE_KEY,
-                {
-                    "status": watch.last_status,
-                    "unknown_since": watch.unknown_since,
-                    "seen_failures": watch.seen_failures,
-                },
-            )
-        if decision.action == "failed" and decision.job is not None:
+            store.set(STATE_KEY, {"try_number": try_number, "watch": watch.to_dict()})
+        if isinstance(decision, Failed):
             raise failed_error(hook.with_failure_reason(decision.job))
-        if decision.action == "succeeded" and decision.job is not None:
+        if isinstance(decision, Succeeded):
             result = summary(decision.job, url=hook.job_url(decision.job.connection_id or ""))
             context["ti"].xcom_push(key=SUMMARY_XCOM, value=result)
-            self.log.info("%s.", describe(decision.job))
             return PokeReturnValue(is_done=True, xcom_value=result)
         return False
 

@@ -12,7 +12,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_airbyte_sync.errors import AirbyteError
 from airflow_provider_airbyte_sync.hooks.airbyte_async import AsyncAirbyteClient
 from airflow_provider_airbyte_sync.tasks import DEFERRED_POLL_INTERVAL_S
-from airflow_provider_airbyte_sync.watch import Watch, failure_message
+from airflow_provider_airbyte_sync.watch import Failed, Succeeded, Watch, afollow, failure_message
 
 
 class AirbyteSyncTrigger(BaseTrigger):
@@ -109,26 +109,16 @@ class AirbyteSyncTrigger(BaseTrigger):
         """Poll the job until it ends or the deadline passes; answer the one event to fire."""
         watch = Watch(self.job_id, poll_interval=self.poll_interval, deadline=self.end_time)
         async with AsyncAirbyteClient(self.conn_id, keepalive_s=self.poll_interval + 30) as api:
-            while True:
-                try:
-                    job = await api.get_job(self.job_id)
-                    decision = watch.on_job(job, time.time())
-                except AirbyteError as exc:
-                    decision = watch.on_error(exc, time.time())
-                for level, line in decision.logs:
-                    self.log.log(level, line)
-                if decision.action == "succeeded":
-                    job = decision.job
-                    queued = watch.queued_seconds(job) if job else None
-                    return self._event("succeeded", f"Airbyte job {self.job_id} succeeded.", job, queued)
-                if decision.action == "failed" and decision.job is not None:
-                    job = await api.with_failure_reason(decision.job)
-                    return self._event("failed", failure_message(job), job)
-                if decision.action == "timeout":
-                    if self.owned and self.cancel_on_kill:
-                        await api.cancel_quietly(self.job_id)
-                    return self._event("timeout", str(watch.timeout_error(self.timeout)), decision.job)
-                await asyncio.sleep(decision.delay)
+            end = await afollow(watch, lambda: api.get_job(self.job_id), self.log.log)
+            if isinstance(end, Succeeded):
+                queued = watch.queued_seconds(end.job)
+                return self._event("succeeded", f"Airbyte job {self.job_id} succeeded.", end.job, queued)
+            if isinstance(end, Failed):
+                job = await api.with_failure_reason(end.job)
+                return self._event("failed", failure_message(job), job)
+            if self.owned and self.cancel_on_kill:  # TimedOut
+                await api.cancel_quietly(self.job_id)
+            return self._event("timeout", str(watch.timeout_error(self.timeout)), end.job)
 
     async def on_kill(self) -> None:
         """The task was marked failed or success, or cleared: cancel the job if this task started it."""
