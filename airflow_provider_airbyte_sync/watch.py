@@ -99,21 +99,6 @@ def failure_message(job: AirbyteJob) -> str:
     return text.rstrip(".") + "."
 
 
-# Every attribute of a Watch; to_dict() stores them all.
-_STATE = (
-    "job_id",
-    "poll_interval",
-    "deadline",
-    "unknown_grace",
-    "error_budget",
-    "last_status",
-    "seen_failures",
-    "unknown_since",
-    "errors_since",
-    "running_at",
-)
-
-
 def _seconds(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -152,7 +137,7 @@ class Watch:
 
     def to_dict(self) -> dict[str, Any]:
         """All of the watch's state as JSON primitives, read back by :meth:`from_dict`."""
-        return {"version": WATCH_VERSION, **{name: getattr(self, name) for name in _STATE}}
+        return {"version": WATCH_VERSION, **vars(self)}  # every attribute is state
 
     @classmethod
     def from_dict(cls, data: Any) -> Watch:
@@ -172,8 +157,7 @@ class Watch:
                 unknown_grace=float(data["unknown_grace"]),
                 error_budget=float(data["error_budget"]),
             )
-            last_status = data["last_status"]
-            watch.last_status = None if last_status is None else str(last_status)
+            watch.last_status = data["last_status"]
             watch.seen_failures = int(data["seen_failures"])
             watch.unknown_since = _seconds(data["unknown_since"])
             watch.errors_since = _seconds(data["errors_since"])
@@ -268,64 +252,60 @@ class Watch:
         return max(0.0, self.running_at - job.created_at.timestamp())
 
 
-@dataclass(frozen=True)
 class Fetch:
     """Effect of :func:`watching`: poll the job now; answer with it, or with the error the poll raised."""
-
-
-def watching(watch: Watch, clock: Callable[[], float] = time.time) -> Generator[Fetch | Poll, Any, Ended]:
-    """The watch loop, pure: poll, decide, sleep, until the watch ends.
-
-    Yields :class:`Fetch` (answer: the :data:`PollOutcome`) and each :class:`Poll` decision (log its
-    lines, sleep its delay, answer ``None``); returns the end, whose lines the driver logs too.
-    Errors a watch does not outlive (see :meth:`Watch.on_error`) are raised.
-    """
-    while True:
-        decision = watch.decide((yield Fetch()), clock())
-        if not isinstance(decision, Poll):
-            return decision
-        yield decision
 
 
 LogFn = Callable[[int, str], object]  # log(level, line)
 
 
+def watching(watch: Watch, log: LogFn, clock: Callable[[], float] = time.time) -> Generator[Any, Any, Ended]:
+    """The watch loop: poll, decide (each decision's lines go to ``log``), sleep, until the watch ends.
+
+    Yields :class:`Fetch` (answer: the :data:`PollOutcome`) and each :class:`Poll` decision (sleep its
+    delay, answer ``None``); returns the end. Errors a watch does not outlive are raised
+    (:meth:`Watch.on_error`).
+    """
+    while True:
+        decision = watch.decide((yield Fetch()), clock())
+        for level, line in decision.logs:
+            log(level, line)
+        if not isinstance(decision, Poll):
+            return decision
+        yield decision
+
+
 def follow(watch: Watch, poll: Callable[[], AirbyteJob], log: LogFn) -> Ended:
-    """Drive :func:`watching` blocking: ``poll()`` reads the job, ``log(level, line)`` reports."""
-    flow = watching(watch)
-    answer: Any = None
+    """Drive :func:`watching` blocking: ``poll()`` reads the job, ``time.sleep`` waits."""
+    flow = watching(watch, log)
     try:
+        effect = next(flow)
         while True:
-            effect = flow.send(answer)
-            answer = None
             if isinstance(effect, Poll):
-                _report(log, effect.logs)
                 time.sleep(effect.delay)
+                effect = flow.send(None)
             else:
-                answer = outcome(poll)
+                effect = flow.send(outcome(poll))
     except StopIteration as stop:
-        _report(log, stop.value.logs)
         return stop.value
 
 
 async def afollow(watch: Watch, poll: Callable[[], Awaitable[AirbyteJob]], log: LogFn) -> Ended:
-    """Drive :func:`watching` in an event loop: the same decisions, ``await poll()``, ``asyncio.sleep``."""
-    flow = watching(watch)
-    answer: Any = None
+    """Drive :func:`watching` in an event loop: ``await poll()`` reads the job, ``asyncio.sleep`` waits."""
+    flow = watching(watch, log)
     try:
+        effect = next(flow)
         while True:
-            effect = flow.send(answer)
-            answer = None
             if isinstance(effect, Poll):
-                _report(log, effect.logs)
                 await asyncio.sleep(effect.delay)
-            else:
-                try:
-                    answer = await poll()
-                except AirbyteError as exc:
-                    answer = exc
+                effect = flow.send(None)
+                continue
+            try:
+                job: PollOutcome = await poll()
+            except AirbyteError as exc:
+                job = exc
+            effect = flow.send(job)
     except StopIteration as stop:
-        _report(log, stop.value.logs)
         return stop.value
 
 
@@ -335,11 +315,6 @@ def outcome(poll: Callable[[], AirbyteJob]) -> PollOutcome:
         return poll()
     except AirbyteError as exc:
         return exc
-
-
-def _report(log: LogFn, logs: Logs) -> None:
-    for level, line in logs:
-        log(level, line)
 
 
 def waited_too_long(job_id: int, timeout: float | None, if_running: str = "wait") -> AirbyteTimeout:
