@@ -71,7 +71,8 @@ def base_env(home: Path) -> dict[str, str]:
     """This process's environment without any Airflow setting, pointed at ``home``'s SQLite DB.
 
     Shared with other tests that start Airflow parts: the venv's ``bin`` first on ``PATH``
-    (Airflow starts its parts as ``airflow ...``), no example DAGs, and no login on the API.
+    (Airflow starts its parts as ``airflow ...``), this checkout first on ``PYTHONPATH``, no
+    example DAGs, and no login on the API.
     """
     env = {
         key: value
@@ -84,6 +85,8 @@ def base_env(home: Path) -> dict[str, str]:
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",  # tests only: no login
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+        # The package under test is this checkout's, not whichever one the venv has installed.
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
     )
     return env
 

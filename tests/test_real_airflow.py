@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_airbyte_sync.operators.airbyte import STATE_KEY
+from airflow_provider_airbyte_sync.sensors.airbyte import STATE_KEY as SENSOR_STATE_KEY
 from airflow_provider_airbyte_sync.testing import AirbyteEmulator
 from tests.airflow_env import emulator_conn
 from tests.real_airflow import (
@@ -43,6 +44,7 @@ SCRIPTS = {
     "dagrun_timeout": ENDLESS,
     "blocking_retry": UNTIL_FINISHED,
     "deferred_retry": UNTIL_FINISHED,
+    "sensor_reschedule": UNTIL_FINISHED,
 }
 # One emulator connection per scenario, with stable ids (easy to find in logs).
 CONNECTIONS = {name: str(uuid.uuid5(uuid.NAMESPACE_URL, f"airbyte-real-airflow/{name}")) for name in SCRIPTS}
@@ -342,3 +344,39 @@ def test_a_retry_of_a_deferred_task_reattaches_to_the_running_job(
     assert emulator.job(job["id"])["status"] == "succeeded"
     assert real_airflow.xcom(dag_id, run_id, task_id) == job["id"]
     assert real_airflow.xcom(dag_id, run_id, task_id, "airbyte_job")["status"] == "succeeded"
+
+
+# ---------------------------------------------------------------- the sensor, rescheduled
+def test_a_rescheduled_sensor_keeps_its_watch_and_error_clock_between_pokes(
+    real_airflow: RealAirflow, emulator: AirbyteEmulator
+) -> None:
+    dag_id, task_id = "airbyte_sensor_reschedule", "wait"
+    job_id = emulator.start_job(CONNECTIONS["sensor_reschedule"])  # Airbyte's own job: the sensor's to watch
+    run_id = real_airflow.run_dag(dag_id, {"job_id": job_id})
+
+    def stored() -> dict[str, Any]:
+        return real_airflow.state_store(dag_id, run_id, task_id, SENSOR_STATE_KEY) or {}
+
+    def job_reads() -> int:
+        return sum(n for key, n in emulator.stats()["by_endpoint"].items() if "jobs/get" in key)
+
+    real_airflow.wait_until(lambda: stored().get("watch", {}).get("last_status") == "running", "a poke")
+    # A proxy's page instead of Airbyte's answer: transient, each failed poke counts against the budget.
+    emulator.add_fault(r"/jobs/get", status=404, body="<html><body>Not Found</body></html>", count=None)
+    first_error = real_airflow.wait_until(
+        lambda: stored().get("watch", {}).get("errors_since"), "a failed poke"
+    )
+    reads = job_reads()
+    real_airflow.wait_until(lambda: job_reads() >= reads + 2, "two more pokes")
+    assert stored()["watch"]["errors_since"] == first_error  # the clock of the first error, kept
+    emulator.clear_faults()
+    finish_running_jobs(emulator)
+
+    ti = real_airflow.wait_for_task(dag_id, run_id, task_id)
+    assert ti["state"] == "success" and ti["try_number"] == 1, ti  # reschedules: one try throughout
+    final = stored()
+    assert final["try_number"] == 1 and final["watch"]["job_id"] == job_id
+    assert final["watch"]["last_status"] == "succeeded" and final["watch"]["errors_since"] is None
+    log = real_airflow.task_log(dag_id, run_id, task_id, 1)
+    assert "will poll again" in log, log
+    assert real_airflow.xcom(dag_id, run_id, task_id)["status"] == "succeeded"
