@@ -367,9 +367,9 @@ class Workload:
 
 def ours_token_margin() -> float:
     try:
-        from airflow_provider_airbyte_sync import client
+        from airflow_provider_airbyte_sync.core.tokens import TOKEN_MARGIN_S
 
-        return float(client.TOKEN_MARGIN_S)
+        return float(TOKEN_MARGIN_S)
     except (ImportError, AttributeError):
         return 30.0
 

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_airbyte_sync import client
+from airflow_provider_airbyte_sync.core.tokens import TOKENS
 
 
 @pytest.fixture(autouse=True)
 def _fresh_token_cache() -> Iterator[None]:
     """Tests must not see each other's tokens (the cache is process-wide on purpose)."""
-    client.TOKENS._tokens.clear()
+    TOKENS._tokens.clear()
     yield
-    client.TOKENS._tokens.clear()
+    TOKENS._tokens.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +40,7 @@ def _quick_reconcile(monkeypatch: pytest.MonkeyPatch) -> None:
 
     The rule is the same; only the pauses between the listing reads are shorter.
     """
-    from airflow_provider_airbyte_sync import protocol
+    from airflow_provider_airbyte_sync.core import protocol
 
     monkeypatch.setattr(protocol, "RECONCILE_PAUSES_S", QUICK_RECONCILE_PAUSES_S)
 

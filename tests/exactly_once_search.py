@@ -123,7 +123,7 @@ from typing import Any
 if __name__ == "__main__":  # before Airflow is imported: its logging reads this once
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "CRITICAL")
 
-from airflow_provider_airbyte_sync.protocol import CLOCK_MARGIN_S
+from airflow_provider_airbyte_sync.core.protocol import CLOCK_MARGIN_S
 from airflow_provider_airbyte_sync.testing import DEFAULT_WORKSPACE_ID, AirbyteEmulator, SyncAlreadyRunning
 
 RETRIES = 2
@@ -1468,13 +1468,14 @@ def _quiet() -> None:
     """Stand-alone runs: triggers fire at once and an unanswered create is looked for over 0.35 s,
     as in the test suite (listing lags are counted in reads), and Airflow logs nothing.
     """
-    from airflow_provider_airbyte_sync import client, protocol, tasks
+    from airflow_provider_airbyte_sync import tasks
+    from airflow_provider_airbyte_sync.core import protocol, retry
     from tests.conftest import QUICK_RECONCILE_PAUSES_S
 
     if hasattr(tasks, "DEFER_SETTLE_S"):
         tasks.DEFER_SETTLE_S = 0.0
     protocol.RECONCILE_PAUSES_S = QUICK_RECONCILE_PAUSES_S
-    client.BACKOFF_BASE_S = BACKOFF_BASE_S
+    retry.BACKOFF_BASE_S = BACKOFF_BASE_S
 
 
 def main(argv: list[str] | None = None) -> int:

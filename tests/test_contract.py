@@ -22,7 +22,7 @@ import requests
 from contract import openapi
 from contract.openapi import Spec, Violation
 
-from airflow_provider_airbyte_sync.errors import (
+from airflow_provider_airbyte_sync.core.errors import (
     AirbyteConnectionNotActive,
     AirbyteConnectionNotFound,
     AirbyteError,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_airbyte_sync.errors import AirbyteError, AirbyteTimeout
+from airflow_provider_airbyte_sync.core.errors import AirbyteError, AirbyteTimeout
 from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 from airflow_provider_airbyte_sync.operators.airbyte import STATE_KEY
 from airflow_provider_airbyte_sync.testing import TERMINAL_STATUSES
@@ -334,7 +334,7 @@ def test_a_huge_timeout_is_refused_before_any_request(airbyte_at: Any) -> None:
     `positive_seconds` accepts `timeout=1e15`; `_defer_on` then builds `timedelta(seconds=1e15 + 300)`,
     which overflows AFTER the create: the task fails with a bare OverflowError while its job runs on,
     and every retry re-attaches and fails the same way. Unfriendly (no duplicate, no cancel).
-    Rule at fault: `_validate` / `client.positive_seconds` (no upper bound).
+    Rule at fault: `_validate` / `positive_seconds` (no upper bound).
     """
     airbyte = airbyte_at()
     conn = connection(airbyte, **QUICK)

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
-from airflow_provider_airbyte_sync.errors import (
+from airflow_provider_airbyte_sync.core.errors import (
     AirbyteConfigError,
     AirbyteError,
     AirbyteSyncAlreadyRunning,

@@ -30,7 +30,7 @@ def world(
     emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> World:
     """The search's two emulators, audited by ``emulator_factory``; connections through ``airflow_conn``."""
-    monkeypatch.setattr("airflow_provider_airbyte_sync.client.BACKOFF_BASE_S", BACKOFF_BASE_S)
+    monkeypatch.setattr("airflow_provider_airbyte_sync.core.retry.BACKOFF_BASE_S", BACKOFF_BASE_S)
     emulators = {
         "none": emulator_factory(record=True),
         "token": emulator_factory(auth="token", token_lifetime_s=1, record=True),

@@ -153,7 +153,7 @@ async def test_a_triggerer_restart_propagates_cancellation_and_the_rebuilt_trigg
 async def test_transient_errors_are_survived_and_tokens_renewed(
     emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("airflow_provider_airbyte_sync.client.BACKOFF_BASE_S", 0.01)
+    monkeypatch.setattr("airflow_provider_airbyte_sync.core.retry.BACKOFF_BASE_S", 0.01)
     emulator = emulator_factory(auth="token", token_lifetime_s=60)
     connection_id = emulator.add_connection(name="c", pending_s=0.05, running_s=100)
     job_id = start(emulator, connection_id)
@@ -174,7 +174,7 @@ async def test_transient_errors_are_survived_and_tokens_renewed(
 async def test_error_budget_then_a_clear_error(
     emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("airflow_provider_airbyte_sync.client.BACKOFF_BASE_S", 0.001)
+    monkeypatch.setattr("airflow_provider_airbyte_sync.core.retry.BACKOFF_BASE_S", 0.001)
     monkeypatch.setattr("airflow_provider_airbyte_sync.watch.ERROR_BUDGET_S", 0.3)
     emulator = emulator_factory()
     connection_id = emulator.add_connection(name="c", pending_s=0.05, running_s=100)
@@ -189,7 +189,7 @@ async def test_error_budget_then_a_clear_error(
 async def test_unknown_status_is_never_success(
     emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("airflow_provider_airbyte_sync.client.UNKNOWN_STATUS_GRACE_S", 0.3)
+    monkeypatch.setattr("airflow_provider_airbyte_sync.core.status.UNKNOWN_STATUS_GRACE_S", 0.3)
     emulator = emulator_factory()
     body = {
         "jobId": 77,

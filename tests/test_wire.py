@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 import requests_mock as rm
 
-from airflow_provider_airbyte_sync import client
-from airflow_provider_airbyte_sync.errors import (
+from airflow_provider_airbyte_sync.core.errors import (
     AirbyteAuthError,
     AirbyteConfigError,
     AirbyteConnectionNotActive,
@@ -21,6 +20,8 @@ from airflow_provider_airbyte_sync.errors import (
     AirbyteUnexpectedAnswer,
     AirbyteUnreachable,
 )
+from airflow_provider_airbyte_sync.core.retry import MAX_TRIES
+from airflow_provider_airbyte_sync.core.tokens import token_flow
 from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 
 CID = "15bc3800-82e4-48c3-a32d-620661273f28"
@@ -168,7 +169,7 @@ def test_token_lifetime_from_expires_in_else_jwt_exp(
     jwt = f"eyJhbGciOiJIUzI1NiJ9.{payload}.sig"
     requests_mock.post(f"{PUBLIC}/applications/token", json={"access_token": jwt})
     hook = cc_hook(airflow_conn)
-    token, lifetime = hook.run(client.token_flow(hook.settings))
+    token, lifetime = hook.run(token_flow(hook.settings))
     assert token == jwt
     assert lifetime > 4_000_000_000 - now - 10**9  # from the JWT's exp, not the short default
 
@@ -461,7 +462,7 @@ def test_unreachable_server_names_the_fix(airflow_conn: Callable[..., str], requ
     requests_mock.post(f"{CONFIG}/jobs/get_without_logs", exc=requests.exceptions.ConnectionError("refused"))
     with pytest.raises(AirbyteUnreachable, match="Check the host, port and scheme"):
         AirbyteHook(airflow_conn(host="airbyte")).get_job_details(7)
-    assert requests_mock.call_count == client.MAX_TRIES
+    assert requests_mock.call_count == MAX_TRIES
 
 
 def test_test_connection_sends_the_credentials(

@@ -20,9 +20,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_airbyte_sync import client
-from airflow_provider_airbyte_sync.client import TOKENS, AirbyteJob, Request, Response, Settings
-from airflow_provider_airbyte_sync.errors import AirbyteError
+from airflow_provider_airbyte_sync.core.dialects import Dialect, dialect_for
+from airflow_provider_airbyte_sync.core.errors import AirbyteError
+from airflow_provider_airbyte_sync.core.retry import Attempts
+from airflow_provider_airbyte_sync.core.send import USER_AGENT, proxy_for, ssl_context
+from airflow_provider_airbyte_sync.core.settings import Settings, settings_from_airflow
+from airflow_provider_airbyte_sync.core.status import AirbyteJob
+from airflow_provider_airbyte_sync.core.tokens import TOKENS, fixed_authorization, needs_token, token_flow
+from airflow_provider_airbyte_sync.core.wire import MAX_BODY_BYTES, Request, Response, describe_error
 
 if TYPE_CHECKING:
     import aiohttp
@@ -55,19 +60,19 @@ async def aread_settings(conn_id: str) -> Settings:
     """Read the Airflow connection without blocking the loop, and mask its secret."""
     from airflow.sdk.log import amask_secret
 
-    settings = client.settings_from_airflow(await BaseHook.aget_connection(conn_id))
+    settings = settings_from_airflow(await BaseHook.aget_connection(conn_id))
     if settings.secret:
         await amask_secret(settings.secret)
     return settings
 
 
 async def _read_capped(answer: aiohttp.ClientResponse) -> tuple[bytes, bool]:
-    """The body, read no further than ``client.MAX_BODY_BYTES``; ``True`` when it was longer."""
+    """The body, read no further than ``MAX_BODY_BYTES``; ``True`` when it was longer."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in answer.content.iter_chunked(64 * 1024):
         size += len(chunk)
-        if size > client.MAX_BODY_BYTES:
+        if size > MAX_BODY_BYTES:
             return b"", True
         chunks.append(chunk)
     return b"".join(chunks), False
@@ -90,7 +95,7 @@ class AsyncAirbyteClient:
         self.keepalive_s = keepalive_s
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[str, str | None] = {}
-        self.dialect: client.Dialect
+        self.dialect: Dialect
 
     async def __aenter__(self) -> AsyncAirbyteClient:
         aiohttp = await _import_aiohttp()
@@ -100,13 +105,13 @@ class AsyncAirbyteClient:
         verify = self.settings.verify
         if isinstance(verify, str):
             # Loading a CA file is blocking I/O: do it once, off the loop (the context is cached).
-            ssl: Any = await asyncio.to_thread(client.ssl_context, verify)
+            ssl: Any = await asyncio.to_thread(ssl_context, verify)
         else:
             ssl = None if verify else False
-        self.dialect = client.dialect_for(self.settings, self.airbyte_conn_id)
+        self.dialect = dialect_for(self.settings, self.airbyte_conn_id)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=ssl, limit=4, keepalive_timeout=self.keepalive_s),
-            headers={"Accept": "application/json", "User-Agent": client.USER_AGENT},
+            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             # trust_env=True would send a .netrc lookup and a proxy lookup to a thread pool on every
             # request (measured: half the CPU at 5,000 watches); proxies are resolved once instead.
             trust_env=False,
@@ -119,7 +124,7 @@ class AsyncAirbyteClient:
             self._session = None
 
     async def run(self, flow: Generator[Request, Response, T]) -> T:
-        """Drive a flow of :mod:`client` to its result."""
+        """Drive a flow of :mod:`~airflow_provider_airbyte_sync.core` to its result."""
         try:
             request = next(flow)
             while True:
@@ -128,9 +133,9 @@ class AsyncAirbyteClient:
             return stop.value
 
     async def send(self, request: Request) -> Response:
-        """Send one request with the hook's rules (:class:`client.Attempts`), never blocking the loop."""
+        """Send one request with the hook's rules (:class:`Attempts`), never blocking the loop."""
         assert self.settings is not None  # noqa: S101 - set in __aenter__
-        attempts = client.Attempts(request, self.settings)
+        attempts = Attempts(request, self.settings)
         while True:
             authorization = await self._auth_header(request)
             response = await self._send_once(request, authorization)
@@ -144,8 +149,8 @@ class AsyncAirbyteClient:
     async def _auth_header(self, request: Request) -> str | None:
         settings = self.settings
         assert settings is not None  # noqa: S101
-        if not client.needs_token(settings, request):
-            return client.fixed_authorization(settings, request)
+        if not needs_token(settings, request):
+            return fixed_authorization(settings, request)
         token = TOKENS.get(settings.cache_key, time.monotonic())
         if token is None:
             async with _token_lock():
@@ -153,7 +158,7 @@ class AsyncAirbyteClient:
                 if token is None:
                     from airflow.sdk.log import amask_secret
 
-                    token, lifetime = await self.run(client.token_flow(settings, self.airbyte_conn_id))
+                    token, lifetime = await self.run(token_flow(settings, self.airbyte_conn_id))
                     await amask_secret(token)
                     TOKENS.put(settings.cache_key, token, lifetime, time.monotonic())
         return f"Bearer {token}"
@@ -169,7 +174,7 @@ class AsyncAirbyteClient:
         headers = {"Authorization": authorization} if authorization else {}
         origin = "/".join(url.split("/", 3)[:3])  # scheme://host:port
         if origin not in self._proxies:
-            self._proxies[origin] = client.proxy_for(settings, url)
+            self._proxies[origin] = proxy_for(settings, url)
         proxy = self._proxies[origin]
         try:
             async with self._session.request(
@@ -194,11 +199,11 @@ class AsyncAirbyteClient:
         except asyncio.TimeoutError:
             return Response(0, error=f"no answer within {read:.0f}s", url=url)
         except aiohttp.ClientSSLError as exc:
-            return Response(0, error=f"TLS failed: {client.describe_error(exc)}", url=url, sent=False)
+            return Response(0, error=f"TLS failed: {describe_error(exc)}", url=url, sent=False)
         except aiohttp.ClientConnectorError as exc:
-            return Response(0, error=client.describe_error(exc), url=url, sent=False)
+            return Response(0, error=describe_error(exc), url=url, sent=False)
         except (aiohttp.ClientError, OSError) as exc:
-            return Response(0, error=client.describe_error(exc), url=url)
+            return Response(0, error=describe_error(exc), url=url)
 
     # ------------------------------------------------------------ the operations a watch needs
     async def get_job(self, job_id: int) -> AirbyteJob:

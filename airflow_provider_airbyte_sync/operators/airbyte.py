@@ -3,7 +3,7 @@
 Thin on purpose: the hook starts jobs exactly once and watches them, the trigger watches them from
 the triggerer; this module chooses the mode, keeps the job id where a retry finds it, and turns the
 outcome into XCom values and task states. DAG parsing imports this module, so the hook, the
-client and the trigger are imported only when the task runs.
+core and the trigger are imported only when the task runs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, BaseOperatorLink, conf
 
-from airflow_provider_airbyte_sync.errors import AirbyteJobFailed, AirbyteTimeout
+from airflow_provider_airbyte_sync.core.errors import AirbyteJobFailed, AirbyteTimeout
 from airflow_provider_airbyte_sync.tasks import (
     BLOCKING_POLL_INTERVAL_S,
     DEFER_MARGIN_S,
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.sdk.types import TaskInstanceKey
 
-    from airflow_provider_airbyte_sync import protocol
-    from airflow_provider_airbyte_sync.client import AirbyteJob
+    from airflow_provider_airbyte_sync.core import record
+    from airflow_provider_airbyte_sync.core.status import AirbyteJob
     from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 
 STATE_KEY = "airbyte_job"  # task state store: the job (or the intent to create one) of this task
@@ -130,14 +130,19 @@ class AirbyteTriggerSyncOperator(BaseOperator):
 
     def _validate(self) -> None:
         """Check and convert the rendered arguments before anything is sent (one error naming the fix)."""
-        from airflow_provider_airbyte_sync import client, protocol
+        from airflow_provider_airbyte_sync.core import record
+        from airflow_provider_airbyte_sync.core.values import (
+            check_connection_id,
+            check_job_type,
+            positive_seconds,
+        )
 
-        self.connection_id = client.check_connection_id(self.connection_id)
-        client.check_job_type(self.job_type)
-        self.timeout = client.positive_seconds("timeout", self.timeout)
+        self.connection_id = check_connection_id(self.connection_id)
+        check_job_type(self.job_type)
+        self.timeout = positive_seconds("timeout", self.timeout)
         if self.wait_seconds is not None:
-            self.wait_seconds = client.positive_seconds("wait_seconds", self.wait_seconds)
-        protocol.check_if_running(self.if_running)
+            self.wait_seconds = positive_seconds("wait_seconds", self.wait_seconds)
+        record.check_if_running(self.if_running)
 
     @property
     def poll_interval(self) -> float:
@@ -149,29 +154,29 @@ class AirbyteTriggerSyncOperator(BaseOperator):
     def _store(self, context: Context) -> Any:
         return context.get("task_state_store")  # type: ignore[call-overload]
 
-    def _ask(self, context: Context) -> protocol.Ask:
+    def _ask(self, context: Context) -> record.Ask:
         """The protocol's view of this task: its arguments and what tells a retry from a Clear."""
-        from airflow_provider_airbyte_sync import protocol
+        from airflow_provider_airbyte_sync.core import record
 
         dag_run = context.get("dag_run")  # type: ignore[call-overload]
         max_tries = getattr(context.get("ti"), "max_tries", None)  # type: ignore[call-overload]
-        generation = protocol.Generation(
+        generation = record.Generation(
             clear_number=int(getattr(dag_run, "clear_number", 0) or 0),
             max_tries=max_tries if isinstance(max_tries, int) else None,
         )
-        return protocol.Ask(self.connection_id, self.job_type, self.if_running, generation)
+        return record.Ask(self.connection_id, self.job_type, self.if_running, generation)
 
-    def _record(self, context: Context) -> protocol.StartRecord | None:
-        from airflow_provider_airbyte_sync import protocol
+    def _record(self, context: Context) -> record.StartRecord | None:
+        from airflow_provider_airbyte_sync.core import record
 
         store = self._store(context)
-        return protocol.StartRecord.from_dict(store.get(STATE_KEY) if store is not None else None)
+        return record.StartRecord.from_dict(store.get(STATE_KEY) if store is not None else None)
 
-    def _persist(self, context: Context) -> Callable[[protocol.StartRecord], None] | None:
+    def _persist(self, context: Context) -> Callable[[record.StartRecord], None] | None:
         store = self._store(context)
         if store is None:
             return None
-        return lambda record: store.set(STATE_KEY, record.to_dict())
+        return lambda stored: store.set(STATE_KEY, stored.to_dict())
 
     # ------------------------------------------------------------------ execution
     def execute(self, context: Context) -> int:
@@ -180,12 +185,12 @@ class AirbyteTriggerSyncOperator(BaseOperator):
 
     def _start(self, context: Context, deadline: float) -> int:
         """Drive the start protocol; wait out another party's job when it says so; then watch ours."""
-        from airflow_provider_airbyte_sync import protocol
+        from airflow_provider_airbyte_sync.core import record
 
         hook = self.hook
         while True:
             outcome = hook.start(self._ask(context), self._record(context), self._persist(context))
-            if isinstance(outcome, protocol.Started):
+            if isinstance(outcome, record.Started):
                 return self._watch(context, outcome.job, outcome.owned, deadline)
             busy = outcome.job.job_id
             self.log.info(
@@ -290,7 +295,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         event = check_event(event)
         self.job_id = int(event["job_id"])
         raise_for_event(event)
-        from airflow_provider_airbyte_sync.client import AirbyteJob
+        from airflow_provider_airbyte_sync.core.status import AirbyteJob
 
         job = AirbyteJob.from_dict(event["job"])
         return self._finish(context, job, event.get("url"), event.get("queued_s"))

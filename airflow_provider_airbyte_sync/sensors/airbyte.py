@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
-from airflow_provider_airbyte_sync.errors import AirbyteError
+from airflow_provider_airbyte_sync.core.errors import AirbyteError
 from airflow_provider_airbyte_sync.tasks import (
     DEFER_MARGIN_S,
     SUMMARY_XCOM,
@@ -72,11 +72,11 @@ class AirbyteJobSensor(BaseSensorOperator):
         return AirbyteHook(airbyte_conn_id=self.airbyte_conn_id, api_version=self.api_version)
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_airbyte_sync import client
+        from airflow_provider_airbyte_sync.core.values import check_job_id, positive_seconds
 
-        job_id = client.check_job_id(self.airbyte_job_id)
-        self.poke_interval = client.positive_seconds("poke_interval", self.poke_interval)
-        self.timeout = client.positive_seconds("timeout", self.timeout)
+        job_id = check_job_id(self.airbyte_job_id)
+        self.poke_interval = positive_seconds("poke_interval", self.poke_interval)
+        self.timeout = positive_seconds("timeout", self.timeout)
         if not self.deferrable:
             return super().execute(context)
         from airflow_provider_airbyte_sync.triggers.airbyte import AirbyteSyncTrigger
@@ -96,10 +96,10 @@ class AirbyteJobSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
-        from airflow_provider_airbyte_sync import client
+        from airflow_provider_airbyte_sync.core.values import check_job_id
         from airflow_provider_airbyte_sync.watch import Watch, describe, failed_error, summary
 
-        job_id = client.check_job_id(self.airbyte_job_id)
+        job_id = check_job_id(self.airbyte_job_id)
         hook = self.hook
         store = context.get("task_state_store")  # type: ignore[call-overload]
         memory = (store.get(STATE_KEY) if store is not None else None) or {}
@@ -136,7 +136,7 @@ class AirbyteJobSensor(BaseSensorOperator):
         """Resumed from the trigger: return the summary or fail with the job's reason."""
         event = check_event(event)
         raise_for_event(event)
-        from airflow_provider_airbyte_sync.client import AirbyteJob
+        from airflow_provider_airbyte_sync.core.status import AirbyteJob
         from airflow_provider_airbyte_sync.watch import summary
 
         job = AirbyteJob.from_dict(event["job"])

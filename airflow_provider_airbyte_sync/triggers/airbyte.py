@@ -9,7 +9,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_airbyte_sync.errors import AirbyteError
+from airflow_provider_airbyte_sync.core.errors import AirbyteError
 from airflow_provider_airbyte_sync.hooks.airbyte_async import AsyncAirbyteClient
 from airflow_provider_airbyte_sync.tasks import DEFERRED_POLL_INTERVAL_S
 from airflow_provider_airbyte_sync.watch import Watch, failure_message

@@ -1,7 +1,7 @@
 """The start protocol: how a task starts its Airbyte job exactly once, across tries. Pure.
 
 :func:`start` is a generator that yields *effects* and returns an :class:`Outcome`. The effects are
-the client's :class:`~airflow_provider_airbyte_sync.client.Request` (answered with a ``Response``),
+the :class:`~.wire.Request` (answered with a ``Response``),
 :class:`Persist` (store this record where the next try of the task finds it, before going on),
 :class:`Sleep` and :class:`Log`. The hook drives it; operator, sensor and trigger only map its
 outcomes to Airflow. Nothing here imports Airflow, opens a socket or sleeps.
@@ -22,32 +22,33 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator, Mapping
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from collections.abc import Callable, Generator
+from dataclasses import replace
+from typing import Any
 
-from airflow_provider_airbyte_sync.client import (
-    AirbyteJob,
-    Dialect,
-    Request,
-    job_id_or_none,
-    normal_uuid,
-    outcome_unknown,
-    same_kind,
-)
-from airflow_provider_airbyte_sync.errors import (
-    AirbyteConfigError,
+from airflow_provider_airbyte_sync.core.dialects import Dialect
+from airflow_provider_airbyte_sync.core.errors import (
     AirbyteConnectionNotActive,
     AirbyteError,
     AirbyteJobNotFound,
     AirbyteOutcomeUnknown,
     AirbyteSyncAlreadyRunning,
 )
+from airflow_provider_airbyte_sync.core.record import (
+    Ask,
+    Busy,
+    Flow,
+    Log,
+    Outcome,
+    Persist,
+    Sleep,
+    Started,
+    StartRecord,
+    StateName,
+)
+from airflow_provider_airbyte_sync.core.status import AirbyteJob, same_kind
+from airflow_provider_airbyte_sync.core.wire import outcome_unknown
 
-RECORD_VERSION = 2  # 1: the untyped dict of releases before the typed record
-StateName = Literal["sent", "owned", "attached", "waiting"]
-STATES: tuple[StateName, ...] = ("sent", "owned", "attached", "waiting")
-IF_RUNNING = ("wait", "attach", "fail")
 # After a create with an unknown outcome, the listing is read again after each of these pauses
 # before the job is taken as never created (a listing can lag behind the create).
 RECONCILE_PAUSES_S: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0)
@@ -113,157 +114,6 @@ def state_table_markdown() -> str:
         rules = ", ".join(f"`{name}`" for name in where.split(", "))
         lines.append(f"| `{state}` | {evidence} | {then} | {rules} |")
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------------------------
-# What a task knows, and what it asks for
-# ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Generation:
-    """What tells a retry (same generation) from a user's Clear (a new one).
-
-    Clearing a task sets its ``max_tries`` anew and bumps the dag run's ``clear_number``; a retry
-    changes neither. ``max_tries`` is compared when both sides know it, else ``clear_number``.
-    """
-
-    clear_number: int = 0
-    max_tries: int | None = None
-
-    def same_as(self, other: Generation) -> bool:
-        if self.max_tries is not None and other.max_tries is not None:
-            return self.max_tries == other.max_tries
-        return self.clear_number == other.clear_number
-
-
-@dataclass(frozen=True)
-class Ask:
-    """What the task asks for: its rendered, checked arguments."""
-
-    connection_id: str  # canonical (lower-case) UUID
-    job_type: str
-    if_running: str
-    generation: Generation = Generation()
-
-
-@dataclass(frozen=True)
-class StartRecord:
-    """What a task did towards its job, as stored in the task state store (see the module table)."""
-
-    connection_id: str
-    job_type: str
-    generation: Generation
-    state: StateName
-    job_id: int | None = None  # owned, attached, waiting (None: a 409 with no running job listed)
-    note: int | None = None  # sent: the newest job id of the connection before the first create
-    sent_at: tuple[float, ...] = ()  # sent: epoch seconds each create went out (outcomes unknown)
-    version: int = RECORD_VERSION
-
-    @property
-    def owned(self) -> bool:
-        return self.state == "owned"
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["generation"] = asdict(self.generation)
-        out["sent_at"] = list(self.sent_at)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Any) -> StartRecord | None:
-        """Read a stored record; ``None`` for nothing usable; a record of a newer release is refused."""
-        if not isinstance(data, Mapping):
-            return None
-        version = data.get("version", 1)
-        if version == 1:
-            return _from_version_1(data)
-        if version != RECORD_VERSION:
-            raise AirbyteConfigError(
-                f"This task's state store holds a start record of version {version!r}, written by another "
-                f"release of this provider (this one reads versions 1 and {RECORD_VERSION}). Upgrade the "
-                "provider on every worker, or clear the task to start anew."
-            )
-        generation = data.get("generation") or {}
-        state = data.get("state")
-        if state not in STATES or not isinstance(generation, Mapping):
-            raise AirbyteConfigError(f"This task's start record is damaged ({dict(data)!r}): clear the task.")
-        return cls(
-            connection_id=str(normal_uuid(data.get("connection_id"))),
-            job_type=str(data.get("job_type")),
-            generation=Generation(int(generation.get("clear_number") or 0), generation.get("max_tries")),
-            state=state,
-            job_id=job_id_or_none(data.get("job_id")),
-            note=data.get("note"),
-            sent_at=tuple(float(when) for when in data.get("sent_at") or ()),
-        )
-
-
-def _from_version_1(data: Mapping[str, Any]) -> StartRecord | None:
-    """The dict of earlier releases: a job id (owned or not), or a bare note ``after_job_id``.
-
-    A bare note cannot say whether its create went out or a 409 answered it, nor when: a job newer
-    than it may be anyone's, so it is read as nothing (the task notes afresh and creates; the
-    README's upgrade note says what that can cost).
-    """
-    generation = Generation(int(data.get("clear_number") or 0), data.get("max_tries"))
-    common = {
-        "connection_id": str(normal_uuid(data.get("connection_id"))),
-        "job_type": str(data.get("job_type") or "sync"),
-        "generation": generation,
-    }
-    job_id = job_id_or_none(data.get("job_id"))
-    if job_id is not None:
-        return StartRecord(**common, state="owned" if data.get("owned", True) else "attached", job_id=job_id)
-    return None
-
-
-# ------------------------------------------------------------------------------------------------
-# Effects and outcomes
-# ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Persist:
-    """Store ``record`` for the next try before going on (answered with ``None``)."""
-
-    record: StartRecord
-
-
-@dataclass(frozen=True)
-class Sleep:
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Log:
-    level: int
-    text: str
-
-
-Effect = Request | Persist | Sleep | Log
-
-
-@dataclass(frozen=True)
-class Started:
-    """Watch ``job`` (maybe already succeeded); ``owned``: this task created it (only then cancel it)."""
-
-    job: AirbyteJob
-    owned: bool
-    workspace_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Busy:
-    """Another party's ``job`` runs: wait for it to end (never cancel it), then call :func:`start` again."""
-
-    job: AirbyteJob
-
-
-Outcome = Started | Busy
-Flow = Generator[Effect, Any, Outcome]
-
-
-def check_if_running(if_running: Any) -> str:
-    if if_running not in IF_RUNNING:
-        raise AirbyteConfigError(f"if_running must be 'wait', 'attach' or 'fail', not {if_running!r}.")
-    return if_running
 
 
 # ------------------------------------------------------------------------------------------------
