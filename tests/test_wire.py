@@ -15,6 +15,7 @@ from airflow_provider_airbyte_sync.core.errors import (
     AirbyteAuthError,
     AirbyteConfigError,
     AirbyteConnectionNotActive,
+    AirbyteConnectionNotFound,
     AirbyteJobNotFound,
     AirbyteSyncAlreadyRunning,
     AirbyteUnexpectedAnswer,
@@ -22,6 +23,7 @@ from airflow_provider_airbyte_sync.core.errors import (
 )
 from airflow_provider_airbyte_sync.core.retry import MAX_TRIES
 from airflow_provider_airbyte_sync.core.tokens import token_flow
+from airflow_provider_airbyte_sync.core.wire import Response, raise_for_answer
 from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 
 CID = "15bc3800-82e4-48c3-a32d-620661273f28"
@@ -479,3 +481,21 @@ def test_test_connection_sends_the_credentials(
     )
     ok, message = basic_hook(airflow_conn).test_connection()
     assert not ok and "refused the credentials" in message and "password-1234" not in message
+
+
+def test_an_answer_is_mapped_by_the_resource_the_request_declares() -> None:
+    """The same words mean "no such connection" or "a sync runs" only from a request about a connection."""
+    json_type = {"Content-Type": "application/json"}
+    missing = Response(404, json_type, b'{"message": "Could not find configuration for STANDARD_SYNC: x"}')
+    with pytest.raises(AirbyteConnectionNotFound):
+        raise_for_answer(missing, action="get connection", resource="connection")
+    with pytest.raises(AirbyteUnexpectedAnswer) as about_other:
+        raise_for_answer(missing, action="check Airbyte's health", resource="other")
+    assert about_other.value.outcome == "unknown"  # a 404 nobody declared: a proxy's, or a wrong path
+    running = Response(409, json_type, f'{{"message": "A sync is already running for: {CID}"}}'.encode())
+    with pytest.raises(AirbyteSyncAlreadyRunning) as conflict:
+        raise_for_answer(running, action="start a sync of connection", resource="connection")
+    assert conflict.value.connection_id == CID
+    with pytest.raises(AirbyteUnexpectedAnswer) as about_job:
+        raise_for_answer(running, action="cancel job", subject="7", resource="job")
+    assert about_job.value.outcome == "final"

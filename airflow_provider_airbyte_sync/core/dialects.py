@@ -240,7 +240,7 @@ class ConfigDialect(Dialect):
         path = {"sync": "connections/sync", "reset": "connections/reset", "clear": "connections/clear"}
         request = Request("POST", path[job_type], json={"connectionId": connection_id}, kind="create")
         response = yield request
-        if job_type == "clear" and response.status == 404 and not says_not_found(response, "could not find"):
+        if job_type == "clear" and response.status == 404 and not says_not_found(response, "connection"):
             # Servers before 2026 have no clear endpoint; reset is its predecessor.
             response = yield replace(request, url=path["reset"])
         self._raise(response, f"start a {job_type} of connection", connection_id, resource="connection")

@@ -137,15 +137,24 @@ def _body(response: Response) -> Any:
         return None
 
 
-def says_not_found(response: Response, words: str, statuses: tuple[int, ...] = (404,)) -> bool:
-    """Airbyte's own words that a job or connection does not exist, never a proxy's or a gateway's 404.
+Resource = Literal["job", "connection", "other"]
+# What the config API says about a resource it does not know, and with which statuses (a job's
+# "Could not find job with id: N" came as a 500 before 2023).
+_NOT_FOUND: dict[Resource, tuple[str, tuple[int, ...]]] = {
+    "job": ("could not find job", (404, 500)),
+    "connection": ("could not find", (404,)),  # "Could not find configuration for STANDARD_SYNC: ..."
+}
+
+
+def says_not_found(response: Response, resource: Resource) -> bool:
+    """Airbyte's own word that the request's ``resource`` does not exist, never a proxy's 404.
 
     The public API's ``resource-not-found`` problem about a resource that is not a path; the config
-    API's message holding ``words`` ("Could not find job with id: N", "Could not find configuration
-    for STANDARD_SYNC: ..."), with one of ``statuses``; newer servers' 404 whose body is only
-    ``{"errorId": ...}``.
+    API's message for that resource (:data:`_NOT_FOUND`); newer servers' 404 whose body is only
+    ``{"errorId": ...}``. A request about no resource (``"other"``) never hears it.
     """
     body = _body(response)
+    words, statuses = _NOT_FOUND.get(resource, ("", ()))
     if not isinstance(body, Mapping) or response.status not in statuses:
         return False
     if response.status == 404 and "resource-not-found" in problem_title(response):
@@ -156,17 +165,15 @@ def says_not_found(response: Response, words: str, statuses: tuple[int, ...] = (
     return response.status == 404 and set(body) == {"errorId"}
 
 
-Resource = Literal["job", "connection", "other"]
-
-
 def raise_for_answer(
     response: Response, *, action: str, conn_id: str = "", subject: str = "", resource: Resource = "other"
 ) -> None:
     """Turn a failed answer into one of the provider's errors, with a message naming the fix.
 
-    ``resource`` is what the request is about: only Airbyte's own answer about that resource can
-    say it does not exist. Anything that is not Airbyte's answer (no answer, 5xx, HTML, a body cut
-    off or too large) has outcome ``"unknown"``.
+    ``resource`` is what the request is about, as its caller declares it: only Airbyte's own answer
+    about that resource can say it does not exist, and only one about a connection that a sync
+    already runs or that the connection is not active. Anything that is not Airbyte's answer (no
+    answer, 5xx, HTML, a body cut off or too large) has outcome ``"unknown"``.
     """
     if response.ok and not response.too_large:
         return
@@ -197,22 +204,22 @@ def raise_for_answer(
             "Login/Password (Basic user and password, or client id and secret) or the token, and the "
             "auth type."
         )
-    if is_sync_running_conflict(response):
+    if resource == "connection" and is_sync_running_conflict(response):
         match = _RUNNING_ID.search(said)
         raise AirbyteSyncAlreadyRunning(
             f"Could not {action}: a sync is already running for connection "
             f"{match.group(1) if match else subject}.",
             connection_id=match.group(1) if match else subject or None,
         )
-    if not response.is_html and (
+    if (resource == "connection" and not response.is_html) and (
         "active connection" in lower or (status == 409 and "state-conflict" in problem_title(response))
     ):
         raise AirbyteConnectionNotActive(
             f"Could not {action}: Airbyte says {said!r}. Enable connection {subject} in the Airbyte UI."
         )
-    if resource == "job" and says_not_found(response, "could not find job", (404, 500)):
+    if resource == "job" and says_not_found(response, resource):
         raise AirbyteJobNotFound(f"Could not {action}: Airbyte does not know job {subject} ({said}).", status)
-    if resource == "connection" and says_not_found(response, "could not find"):
+    if says_not_found(response, resource):
         raise AirbyteConnectionNotFound(
             f"Could not {action}: Airbyte has no connection {subject}{where}. Copy the connection id from "
             "the connection's URL in the Airbyte UI, and check the workspace the credentials belong to."
