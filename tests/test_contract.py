@@ -330,7 +330,7 @@ def drive_every_operation(hook: AirbyteHook, emulator: AirbyteEmulator, server_v
     ok, message = hook.test_connection()
     assert ok, message
 
-    connection = hook.get_connection(DEFAULT_CONNECTION_ID)
+    connection = hook.get_airbyte_connection(DEFAULT_CONNECTION_ID)
     assert connection.status == "active"
     assert hook.check_active(DEFAULT_CONNECTION_ID).connection_id == DEFAULT_CONNECTION_ID
     with pytest.raises(AirbyteConnectionNotActive):
@@ -338,7 +338,7 @@ def drive_every_operation(hook: AirbyteHook, emulator: AirbyteEmulator, server_v
     with pytest.raises(AirbyteConnectionNotActive):
         hook.run(hook.dialect.submit(INACTIVE_CONNECTION_ID, "sync"))  # what Airbyte answers itself
     with pytest.raises(AirbyteConnectionNotFound):
-        hook.get_connection(UNKNOWN_CONNECTION_ID)
+        hook.get_airbyte_connection(UNKNOWN_CONNECTION_ID)
 
     # A sync, a second one refused (409), start_job attaching to the running one.
     job = hook.submit_job(DEFAULT_CONNECTION_ID, "sync")

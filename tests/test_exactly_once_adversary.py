@@ -7,6 +7,7 @@ its docstring names the promise and the rule of ``protocol.py`` that once broke 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from typing import Any
 
@@ -125,16 +126,11 @@ def test_a_create_that_never_connected_opens_no_window_for_a_later_job(
     conn = connection(airbyte, **QUICK)
     real_send_once = AirbyteHook._send_once
 
-    def refused_create(self: AirbyteHook, request: Any, authorization: Any) -> Any:
-        if request.kind == "create":
+    def refused_create(self: AirbyteHook, plan: Any) -> Any:
+        if plan.method == "POST" and plan.url.endswith("/connections/sync"):
             # nothing listens there: a genuine "connection refused" through the real code path
-            request = type(request)(
-                request.method,
-                "http://127.0.0.1:9/api/v1/connections/sync",
-                json=request.json,
-                kind=request.kind,
-            )
-        return real_send_once(self, request, authorization)
+            plan = dataclasses.replace(plan, url="http://127.0.0.1:9/api/v1/connections/sync")
+        return real_send_once(self, plan)
 
     run = Run()
     monkeypatch.setattr(AirbyteHook, "_send_once", refused_create)

@@ -194,7 +194,7 @@ def test_bad_connections_get_one_clear_error(fields: dict[str, Any], fix: str) -
 def test_proxy_for_the_async_path_follows_the_connection_then_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from airflow_provider_airbyte_sync.core.send import proxy_for
+    from airflow_provider_airbyte_sync.core.transport import proxy_for
 
     for name in (
         "http_proxy",

@@ -6,9 +6,9 @@ import random
 import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from typing import Literal, NamedTuple
 
 from airflow_provider_airbyte_sync.core.settings import Settings
-from airflow_provider_airbyte_sync.core.tokens import TOKENS
 from airflow_provider_airbyte_sync.core.wire import Request, Response
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
@@ -90,33 +90,41 @@ def backoff_delay(tries: int, response: Response | None = None, rng: random.Rand
     return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
 
 
+class Step(NamedTuple):
+    """What to do after an answer; ``drop`` is a refused token the sender's cache must forget."""
+
+    action: Literal["done", "renew", "retry"]
+    delay: float = 0.0
+    drop: str | None = None
+
+
 class Attempts:
     """The retry rule for sending one request, step by step; both transports follow it.
 
-    After each answer, :meth:`after` says what to do: ``("done", 0)`` keep this answer, ``("renew",
-    0)`` drop the refused token and send again at once (once: a 401 to a client-credentials token
-    means it expired), or ``("retry", delay)`` send again after ``delay`` seconds (reads and cancels
-    only, on transient failures, at most ``MAX_TRIES`` sends).
+    After each answer, :meth:`after` says what to do: ``done`` keep this answer, ``renew`` drop the
+    refused token (:attr:`Step.drop`) and send again at once (once: a 401 to a client-credentials
+    token means it expired), or ``retry`` send again after :attr:`Step.delay` seconds (reads and
+    cancels only, on transient failures, at most ``MAX_TRIES`` sends). ``quick``: never retry.
     """
 
-    def __init__(self, request: Request, settings: Settings, *, retries: bool = True) -> None:
+    def __init__(self, request: Request, settings: Settings, *, quick: bool = False) -> None:
         self.request = request
         self.settings = settings
-        self.retries = retries
+        self.retries = not quick
         self.tries = 0
         self.renewed = False
 
-    def after(self, response: Response, authorization: str | None) -> tuple[str, float]:
+    def after(self, response: Response, token: str | None) -> Step:
+        """The step after ``response`` to a send that carried ``token`` (the cached one, if any)."""
         self.tries += 1
         expired = response.status == 401 and self.settings.auth == "client_credentials"
-        if expired and authorization and not self.renewed:
-            TOKENS.drop(self.settings.cache_key, authorization.removeprefix("Bearer "))
+        if expired and token and not self.renewed:
             self.renewed = True
             self.tries -= 1  # a renewal is not a retry
-            return "renew", 0.0
+            return Step("renew", drop=token)
         if self.retries and should_retry(self.request, response) and self.tries < MAX_TRIES:
-            return "retry", backoff_delay(self.tries, response)
-        return "done", 0.0
+            return Step("retry", backoff_delay(self.tries, response))
+        return Step("done")
 
     def describe(self, response: Response, delay: float) -> str:
         return (

@@ -67,28 +67,13 @@ def _jwt_lifetime(token: str) -> float | None:
         return None
 
 
-def basic_header(settings: Settings) -> str:
-    raw = f"{settings.login}:{settings.secret}".encode()
-    return "Basic " + base64.b64encode(raw).decode("ascii")
-
-
-def needs_token(settings: Settings, request: Request) -> bool:
-    """Whether the request's Authorization comes from the client-credentials token cache."""
-    return request.auth and settings.auth == "client_credentials"
-
-
-def fixed_authorization(settings: Settings, request: Request) -> str | None:
-    """The Authorization header of a request that needs no token fetch (``None``: no header)."""
-    if not request.auth or settings.auth in ("none", "client_credentials"):
-        return None
-    return basic_header(settings) if settings.auth == "basic" else f"Bearer {settings.secret}"
-
-
 class TokenCache:
-    """Bearer tokens of one process, keyed by :attr:`Settings.cache_key`.
+    """Bearer tokens, keyed by :attr:`Settings.cache_key`; each transport owns one and passes it in.
 
-    Tokens are dropped shortly before they expire; callers hold their own lock around a fetch so
-    only one fetch per key runs at a time. Times are ``time.monotonic()`` seconds.
+    The core never holds one: :func:`token_flow` returns what to :meth:`put` and the retry rule's
+    :class:`~.retry.Step` names what to :meth:`drop`. Tokens are dropped shortly before they expire;
+    owners hold their own lock around a fetch so only one fetch per key runs at a time. Times are
+    ``time.monotonic()`` seconds.
     """
 
     def __init__(self) -> None:
@@ -107,6 +92,3 @@ class TokenCache:
         entry = self._tokens.get(key)
         if entry and (token is None or entry[0] == token):
             del self._tokens[key]
-
-
-TOKENS = TokenCache()

@@ -34,18 +34,25 @@ from airflow_provider_airbyte_sync.core.record import (
     check_if_running,
 )
 from airflow_provider_airbyte_sync.core.retry import Attempts, ServerClock
-from airflow_provider_airbyte_sync.core.send import USER_AGENT, ssl_context
 from airflow_provider_airbyte_sync.core.settings import Settings, job_url, settings_from_airflow
 from airflow_provider_airbyte_sync.core.status import AirbyteConnection, AirbyteJob
-from airflow_provider_airbyte_sync.core.tokens import TOKENS, fixed_authorization, needs_token, token_flow
+from airflow_provider_airbyte_sync.core.tokens import TokenCache, token_flow
+from airflow_provider_airbyte_sync.core.transport import (
+    Body,
+    Plan,
+    answered,
+    needs_token,
+    plan_for,
+    ssl_context,
+    unanswered,
+)
 from airflow_provider_airbyte_sync.core.values import (
     check_connection_id,
     check_job_id,
     check_job_type,
-    is_uuid,
     positive_seconds,
 )
-from airflow_provider_airbyte_sync.core.wire import MAX_BODY_BYTES, Request, Response, describe_error
+from airflow_provider_airbyte_sync.core.wire import Request, Response
 from airflow_provider_airbyte_sync.watch import Watch, failed_error
 
 if TYPE_CHECKING:
@@ -55,6 +62,8 @@ T = TypeVar("T")
 
 CONN_TYPE = "airbyte_sync"
 DEFAULT_CONN_ID = "airbyte_default"
+# The tokens of this process: a second hook of the same credentials reuses the first one's token.
+TOKENS = TokenCache()
 # One token fetch at a time in this process (threads of one worker share the cache). Re-entrant:
 # on_kill runs in a signal handler, maybe while this thread is inside a fetch.
 _TOKEN_LOCK = threading.RLock()
@@ -70,7 +79,8 @@ class AirbyteHook(BaseHook):
 
     :param airbyte_conn_id: Airflow connection id, of type ``airbyte_sync`` (or the official
         provider's ``airbyte``). Default ``airbyte_default``.
-    :param api_version: Airbyte API version in URL paths, ``v1``.
+    :param api_version: accepted and ignored, for DAGs written for the official provider (which
+        takes it); the API version is the connection's ``api_version`` extra field.
 
     Example::
 
@@ -88,8 +98,7 @@ class AirbyteHook(BaseHook):
     def __init__(self, airbyte_conn_id: str = DEFAULT_CONN_ID, api_version: str = "v1") -> None:
         super().__init__()
         self.airbyte_conn_id = airbyte_conn_id
-        self.api_version = api_version
-        self._quick = False  # test_connection: short timeouts, no retries
+        self.tokens = TOKENS  # what this hook sends with: the process's cache
         self._workspaces: dict[str, str] = {}  # connection id -> workspace id, as Airbyte told us
         self._clock = ServerClock()
 
@@ -121,7 +130,6 @@ class AirbyteHook(BaseHook):
         session.mount("http://", HTTPAdapter())
         if self.settings.proxies:
             session.proxies.update(self.settings.proxies)
-        session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
         return session
 
     def get_conn(self) -> requests.Session:
@@ -129,11 +137,17 @@ class AirbyteHook(BaseHook):
         return self.session
 
     # ---------------------------------------------------------------- transport
-    def run(self, flow: Generator[Any, Any, T], persist: Callable[[StartRecord], None] | None = None) -> T:
+    def run(
+        self,
+        flow: Generator[Any, Any, T],
+        persist: Callable[[StartRecord], None] | None = None,
+        *,
+        quick: bool = False,
+    ) -> T:
         """Drive a flow of the core to its result, doing each effect it yields (requests, records...).
 
         ``persist`` stores a start record where the task's next try finds it (the task state store);
-        without it records are only kept by the flow itself.
+        without it records are only kept by the flow itself. ``quick``: short timeouts, no retries.
         """
         answer: Any = None
         try:
@@ -141,7 +155,7 @@ class AirbyteHook(BaseHook):
             while True:
                 answer = None
                 if isinstance(effect, Request):
-                    answer = self.send(effect)
+                    answer = self.send(effect, quick=quick)
                 elif isinstance(effect, Persist):
                     if persist is not None:
                         persist(effect.record)
@@ -155,75 +169,64 @@ class AirbyteHook(BaseHook):
         except StopIteration as stop:
             return stop.value
 
-    def send(self, request: Request) -> Response:
-        """Send one request: auth header, timeouts, and the retry rule of :class:`Attempts`."""
-        attempts = Attempts(request, self.settings, retries=not self._quick)
+    def send(self, request: Request, *, quick: bool = False) -> Response:
+        """Send one request as the core plans it, following the retry rule of :class:`Attempts`."""
+        attempts = Attempts(request, self.settings, quick=quick)
         while True:
-            authorization = self._auth_header(request)
-            response = self._send_once(request, authorization)
+            token = self._token(quick) if needs_token(self.settings, request) else None
+            response = self._send_once(plan_for(self.settings, request, token, quick=quick))
             self._clock.saw(response)
-            step, delay = attempts.after(response, authorization)
-            if step == "done":
+            step = attempts.after(response, token)
+            if step.drop:
+                self.tokens.drop(self.settings.cache_key, step.drop)
+            if step.action == "done":
                 return response
-            if step == "retry":
-                self.log.warning(attempts.describe(response, delay))
-                time.sleep(delay)
+            if step.action == "retry":
+                self.log.warning(attempts.describe(response, step.delay))
+                time.sleep(step.delay)
 
-    def _auth_header(self, request: Request) -> str | None:
-        settings = self.settings
-        if not needs_token(settings, request):
-            return fixed_authorization(settings, request)
+    def _token(self, quick: bool) -> str:
+        """The client-credentials token from :attr:`tokens`, fetched (and masked) when it has none."""
+        key = self.settings.cache_key
         with _TOKEN_LOCK:
-            token = TOKENS.get(settings.cache_key, time.monotonic())
+            token = self.tokens.get(key, time.monotonic())
             if token is None:
-                token, lifetime = self.run(token_flow(settings, self.airbyte_conn_id))
+                token, lifetime = self.run(token_flow(self.settings, self.airbyte_conn_id), quick=quick)
                 from airflow.sdk.log import mask_secret
 
                 mask_secret(token)
-                TOKENS.put(settings.cache_key, token, lifetime, time.monotonic())
-        return f"Bearer {token}"
+                self.tokens.put(key, token, lifetime, time.monotonic())
+        return token
 
-    def _send_once(self, request: Request, authorization: str | None) -> Response:
+    def _send_once(self, plan: Plan) -> Response:
+        """Put the plan on the wire; the body is read no further than the core's cap."""
         import requests
 
-        settings = self.settings
-        url = request.full_url(settings)
-        read = settings.create_timeout if request.kind == "create" else settings.read_timeout
-        if self._quick:
-            read = min(read, 10.0)
-        headers = {"Authorization": authorization} if authorization else {}
-        connect = min(settings.connect_timeout, 5.0) if self._quick else settings.connect_timeout
         try:
-            answer = self.session.request(
-                request.method,
-                url,
-                json=request.json,
-                data=request.form,
-                headers=headers,
-                timeout=(connect, read),
+            with self.session.request(
+                plan.method,
+                plan.url,
+                data=plan.body,
+                headers=dict(plan.headers),
+                timeout=(plan.connect_timeout, plan.read_timeout),
                 # Explicit, or $REQUESTS_CA_BUNDLE would silently override verify_ssl=false.
-                verify=settings.verify is not False,
+                verify=self.settings.verify is not False,
                 allow_redirects=False,  # a redirected POST turns into a GET: never follow
-                stream=True,  # read the body ourselves, up to MAX_BODY_BYTES
-            )
-            with answer:
-                body, too_large = _read_capped(answer)
+                stream=True,
+            ) as answer:
+                body = Body()
+                for chunk in answer.iter_content(64 * 1024):
+                    if not body.add(chunk):
+                        break
+                return answered(plan, answer.status_code, answer.headers, body)
         except requests.exceptions.SSLError as exc:
-            return Response(0, error=f"TLS failed: {describe_error(exc)}", url=url, sent=False)
+            return unanswered(plan, "tls", exc)
         except requests.exceptions.ConnectTimeout:
-            return Response(0, error=f"connecting timed out after {connect:.0f}s", url=url, sent=False)
+            return unanswered(plan, "connect_timeout")
         except requests.exceptions.Timeout:
-            return Response(0, error=f"no answer within {read:.0f}s", url=url)
+            return unanswered(plan, "read_timeout")
         except requests.exceptions.RequestException as exc:
-            return Response(0, error=describe_error(exc), url=url, sent=not _never_connected(exc))
-        return Response(
-            answer.status_code,
-            dict(answer.headers),
-            body,
-            url=url,
-            request_had_auth=bool(authorization) or request.kind == "token",
-            too_large=too_large,
-        )
+            return unanswered(plan, "refused" if _never_connected(exc) else "broken", exc)
 
     # ---------------------------------------------------------------- Airbyte operations
     def test_connection(self) -> tuple[bool, str]:
@@ -231,31 +234,21 @@ class AirbyteHook(BaseHook):
 
         Runs inside Airflow's API server when a user presses Test in the connection form.
         """
-        self._quick = True
         try:
-            self.run(self.dialect.check_credentials())
+            self.run(self.dialect.check_credentials(), quick=True)
         except AirbyteError as exc:
             return False, str(exc)
-        finally:
-            self._quick = False
         settings = self.settings
         return True, (
             f"Connected to Airbyte's {settings.flavour} API at {settings.base_url} "
             f"(auth: {settings.auth}); the credentials work."
         )
 
-    def get_connection(self, connection_id: str) -> Any:  # type: ignore[override]
-        """The Airbyte connection ``connection_id`` (a UUID) as :class:`AirbyteConnection`.
-
-        Called with an Airflow connection id instead (as ``BaseHook.get_connection``), it returns that
-        Airflow connection, so Airflow's own uses of the hook keep working.
-        """
-        if not is_uuid(str(connection_id)):
-            return BaseHook.get_connection(connection_id)
-        return self.run(self.dialect.get_connection(str(connection_id)))
-
     def get_airbyte_connection(self, connection_id: str) -> AirbyteConnection:
-        """The Airbyte connection, after checking the id is a UUID."""
+        """The Airbyte connection ``connection_id`` (a UUID), after checking the id.
+
+        ``get_connection`` stays Airflow's: it always answers the Airflow connection of an id.
+        """
         connection_id = check_connection_id(connection_id)
         connection = self.run(self.dialect.get_connection(connection_id))
         if connection.workspace_id:
@@ -438,18 +431,6 @@ def _never_connected(error: Exception) -> bool:
     if isinstance(reason, MaxRetryError):
         reason = reason.reason
     return isinstance(reason, NewConnectionError)
-
-
-def _read_capped(answer: requests.Response) -> tuple[bytes, bool]:
-    """The body, read no further than ``MAX_BODY_BYTES``; ``True`` when it was longer."""
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in answer.iter_content(64 * 1024):
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return b"", True
-        chunks.append(chunk)
-    return b"".join(chunks), False
 
 
 def _ssl_adapter_class() -> type:
