@@ -261,3 +261,26 @@ async def test_a_quick_ending_is_held_until_not_before_and_survives_a_restart(
     past = time.time() - 5
     (event,) = await collect(AirbyteSyncTrigger(job_id, conn_id, poll_interval=0.05, not_before=past))
     assert event["status"] == "succeeded" and sleeps and max(sleeps) <= 0.05
+
+
+async def test_a_trigger_serialized_by_the_previous_release_loads_and_names_its_connection(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+) -> None:
+    emulator = emulator_factory(auth="basic")
+    connection_id = emulator.add_connection(name="fast", workspace_id=DEFAULT_WORKSPACE_ID, **FAST)
+    job_id = start(emulator, connection_id)
+    conn_id = airflow_conn(**conn_fields(emulator, "config", "basic"))
+    previous = {  # the kwargs the previous release stored in the trigger table
+        "job_id": job_id,
+        "conn_id": conn_id,
+        "end_time": None,
+        "poll_interval": 0.1,
+        "owned": False,
+        "cancel_on_kill": True,
+        "connection_id": connection_id,
+        "url": None,
+        "timeout": None,
+        "not_before": None,
+    }
+    (event,) = await collect(AirbyteSyncTrigger(**previous))
+    assert event["status"] == "succeeded" and event["connection_id"] == connection_id

@@ -71,7 +71,8 @@ class AirbyteTriggerSyncOperator(BaseOperator):
     :param airbyte_conn_id: Airflow connection id (templated), default ``airbyte_default``.
     :param asynchronous: return right after the job started.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
-    :param api_version: Airbyte API version, ``v1``.
+    :param api_version: accepted and ignored, for DAGs moved from the official provider (which takes
+        it); the API version is the Airflow connection's ``api_version`` extra field.
     :param wait_seconds: seconds between polls; default 3 when blocking, 15 when deferred.
     :param timeout: seconds the job may take (from the task's start); then it is cancelled if owned.
     :param job_type: ``sync`` (default), ``reset`` or ``clear`` (templated).
@@ -112,7 +113,6 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         self.airbyte_conn_id = airbyte_conn_id
         self.asynchronous = asynchronous
         self.deferrable = deferrable
-        self.api_version = api_version
         self.wait_seconds = wait_seconds
         self.timeout = timeout
         self.job_type = job_type
@@ -126,7 +126,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         """One hook (one kept-alive HTTP session) for all of this task's calls."""
         from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 
-        return AirbyteHook(airbyte_conn_id=self.airbyte_conn_id, api_version=self.api_version)
+        return AirbyteHook(airbyte_conn_id=self.airbyte_conn_id)
 
     def _validate(self) -> None:
         """Check and convert the rendered arguments before anything is sent (one error naming the fix)."""

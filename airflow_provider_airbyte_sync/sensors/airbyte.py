@@ -38,7 +38,8 @@ class AirbyteJobSensor(BaseSensorOperator):
 
     :param airbyte_job_id: the job to watch (templated), e.g. ``trigger.output``.
     :param airbyte_conn_id: Airflow connection id (templated).
-    :param api_version: Airbyte API version, ``v1``.
+    :param api_version: accepted and ignored, for DAGs moved from the official provider (which takes
+        it); the API version is the Airflow connection's ``api_version`` extra field.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
 
     Example::
@@ -61,7 +62,6 @@ class AirbyteJobSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         self.airbyte_job_id = airbyte_job_id
         self.airbyte_conn_id = airbyte_conn_id
-        self.api_version = api_version
         self.deferrable = deferrable
 
     @cached_property
@@ -69,7 +69,7 @@ class AirbyteJobSensor(BaseSensorOperator):
         """One hook (one kept-alive HTTP session) for all of this task's calls."""
         from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 
-        return AirbyteHook(airbyte_conn_id=self.airbyte_conn_id, api_version=self.api_version)
+        return AirbyteHook(airbyte_conn_id=self.airbyte_conn_id)
 
     def execute(self, context: Context) -> Any:
         from airflow_provider_airbyte_sync.core.values import check_job_id, positive_seconds
