@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_airbyte_sync.core import protocol
+from airflow_provider_airbyte_sync.core import protocol, transport, values
 from airflow_provider_airbyte_sync.core.dialects import Dialect, dialect_for
 from airflow_provider_airbyte_sync.core.errors import (
     AirbyteConnectionNotActive,
@@ -37,21 +37,6 @@ from airflow_provider_airbyte_sync.core.retry import Attempts, ServerClock
 from airflow_provider_airbyte_sync.core.settings import Settings, job_url, settings_from_airflow
 from airflow_provider_airbyte_sync.core.status import AirbyteConnection, AirbyteJob
 from airflow_provider_airbyte_sync.core.tokens import TokenCache, token_flow
-from airflow_provider_airbyte_sync.core.transport import (
-    Body,
-    Plan,
-    answered,
-    needs_token,
-    plan_for,
-    ssl_context,
-    unanswered,
-)
-from airflow_provider_airbyte_sync.core.values import (
-    check_connection_id,
-    check_job_id,
-    check_job_type,
-    positive_seconds,
-)
 from airflow_provider_airbyte_sync.core.wire import Request, Response
 from airflow_provider_airbyte_sync.watch import Watch, failed_error
 
@@ -124,7 +109,7 @@ class AirbyteHook(BaseHook):
         from requests.adapters import HTTPAdapter
 
         session = requests.Session()
-        context = ssl_context(self.settings.verify)
+        context = transport.ssl_context(self.settings.verify)
         adapter = _SSLAdapter(context) if context is not None else HTTPAdapter()
         session.mount("https://", adapter)
         session.mount("http://", HTTPAdapter())
@@ -173,8 +158,8 @@ class AirbyteHook(BaseHook):
         """Send one request as the core plans it, following the retry rule of :class:`Attempts`."""
         attempts = Attempts(request, self.settings, quick=quick)
         while True:
-            token = self._token(quick) if needs_token(self.settings, request) else None
-            response = self._send_once(plan_for(self.settings, request, token, quick=quick))
+            token = self._token(quick) if transport.needs_token(self.settings, request) else None
+            response = self._send_once(transport.plan_for(self.settings, request, token, quick=quick))
             self._clock.saw(response)
             step = attempts.after(response, token)
             if step.drop:
@@ -198,7 +183,7 @@ class AirbyteHook(BaseHook):
                 self.tokens.put(key, token, lifetime, time.monotonic())
         return token
 
-    def _send_once(self, plan: Plan) -> Response:
+    def _send_once(self, plan: transport.Plan) -> Response:
         """Put the plan on the wire; the body is read no further than the core's cap."""
         import requests
 
@@ -214,19 +199,19 @@ class AirbyteHook(BaseHook):
                 allow_redirects=False,  # a redirected POST turns into a GET: never follow
                 stream=True,
             ) as answer:
-                body = Body()
+                body = transport.Body()
                 for chunk in answer.iter_content(64 * 1024):
                     if not body.add(chunk):
                         break
-                return answered(plan, answer.status_code, answer.headers, body)
+                return transport.answered(plan, answer.status_code, answer.headers, body)
         except requests.exceptions.SSLError as exc:
-            return unanswered(plan, "tls", exc)
+            return transport.unanswered(plan, "tls", exc)
         except requests.exceptions.ConnectTimeout:
-            return unanswered(plan, "connect_timeout")
+            return transport.unanswered(plan, "connect_timeout")
         except requests.exceptions.Timeout:
-            return unanswered(plan, "read_timeout")
+            return transport.unanswered(plan, "read_timeout")
         except requests.exceptions.RequestException as exc:
-            return unanswered(plan, "refused" if _never_connected(exc) else "broken", exc)
+            return transport.unanswered(plan, "refused" if _never_connected(exc) else "broken", exc)
 
     # ---------------------------------------------------------------- Airbyte operations
     def test_connection(self) -> tuple[bool, str]:
@@ -249,7 +234,7 @@ class AirbyteHook(BaseHook):
 
         ``get_connection`` stays Airflow's: it always answers the Airflow connection of an id.
         """
-        connection_id = check_connection_id(connection_id)
+        connection_id = values.check_connection_id(connection_id)
         connection = self.run(self.dialect.get_connection(connection_id))
         if connection.workspace_id:
             self._workspaces[connection_id] = connection.workspace_id
@@ -271,7 +256,7 @@ class AirbyteHook(BaseHook):
 
         Never retried blindly (creating a job is not idempotent): an unknown outcome raises.
         """
-        job_type = check_job_type(job_type)
+        job_type = values.check_job_type(job_type)
         connection = self.check_active(connection_id)
         return self.run(self.dialect.submit(connection.connection_id, job_type))
 
@@ -311,8 +296,8 @@ class AirbyteHook(BaseHook):
         again).
         """
         ask = Ask(
-            check_connection_id(connection_id),
-            check_job_type(job_type),
+            values.check_connection_id(connection_id),
+            values.check_job_type(job_type),
             check_if_running(if_running),
         )
         outcome = self.start(ask, persist=persist)
@@ -328,7 +313,7 @@ class AirbyteHook(BaseHook):
 
     def get_job_details(self, job_id: int | str) -> AirbyteJob:
         """The job now, without downloading its attempt logs."""
-        return self.run(self.dialect.get_job(check_job_id(job_id)))
+        return self.run(self.dialect.get_job(values.check_job_id(job_id)))
 
     def get_job_status(self, job_id: int | str) -> str:
         """The job's status, e.g. ``running``."""
@@ -336,18 +321,18 @@ class AirbyteHook(BaseHook):
 
     def cancel_job(self, job_id: int | str) -> AirbyteJob | None:
         """Cancel the job; ``None`` when it had already ended (nothing to cancel)."""
-        return self.run(self.dialect.cancel(check_job_id(job_id)))
+        return self.run(self.dialect.cancel(values.check_job_id(job_id)))
 
     def list_jobs(
         self, connection_id: str, limit: int = 20, offset: int = 0, job_type: str | None = None
     ) -> list[AirbyteJob]:
         """Jobs of the connection, newest first."""
-        connection_id = check_connection_id(connection_id)
+        connection_id = values.check_connection_id(connection_id)
         return self.run(self.dialect.list_jobs(connection_id, limit=limit, offset=offset, job_type=job_type))
 
     def find_running_job(self, connection_id: str, job_type: str | None = None) -> AirbyteJob | None:
         """The newest job of the connection that has not ended, or ``None``."""
-        connection_id = check_connection_id(connection_id)
+        connection_id = values.check_connection_id(connection_id)
         return self.run(self.dialect.find_running_job(connection_id, job_type))
 
     def get_workspace_id(self, connection_id: str) -> str | None:
@@ -389,9 +374,9 @@ class AirbyteHook(BaseHook):
         after ``timeout`` seconds the job is cancelled (unless ``cancel_on_timeout`` is false) and
         ``AirbyteTimeout`` is raised. Transient errors are survived within the watch's error budget.
         """
-        job_id = check_job_id(job_id)
-        wait_seconds = positive_seconds("wait_seconds", wait_seconds)
-        timeout = None if timeout is None else positive_seconds("timeout", timeout)
+        job_id = values.check_job_id(job_id)
+        wait_seconds = values.positive_seconds("wait_seconds", wait_seconds)
+        timeout = None if timeout is None else values.positive_seconds("timeout", timeout)
         watch = watch or Watch(
             job_id, poll_interval=wait_seconds, deadline=time.time() + timeout if timeout else None
         )

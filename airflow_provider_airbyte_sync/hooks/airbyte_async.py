@@ -20,22 +20,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseHook
 
+from airflow_provider_airbyte_sync.core import transport
 from airflow_provider_airbyte_sync.core.dialects import Dialect, dialect_for
 from airflow_provider_airbyte_sync.core.errors import AirbyteError
 from airflow_provider_airbyte_sync.core.retry import Attempts
 from airflow_provider_airbyte_sync.core.settings import Settings, settings_from_airflow
 from airflow_provider_airbyte_sync.core.status import AirbyteJob
 from airflow_provider_airbyte_sync.core.tokens import TokenCache, token_flow
-from airflow_provider_airbyte_sync.core.transport import (
-    Body,
-    Plan,
-    answered,
-    needs_token,
-    plan_for,
-    proxy_for,
-    ssl_context,
-    unanswered,
-)
 from airflow_provider_airbyte_sync.core.wire import Request, Response
 
 if TYPE_CHECKING:
@@ -112,7 +103,7 @@ class AsyncAirbyteClient:
         verify = self.settings.verify
         if isinstance(verify, str):
             # Loading a CA file is blocking I/O: do it once, off the loop (the context is cached).
-            ssl: Any = await asyncio.to_thread(ssl_context, verify)
+            ssl: Any = await asyncio.to_thread(transport.ssl_context, verify)
         else:
             ssl = None if verify else False
         self.dialect = dialect_for(self.settings, self.airbyte_conn_id)
@@ -144,8 +135,8 @@ class AsyncAirbyteClient:
         assert settings is not None  # noqa: S101 - set in __aenter__
         attempts = Attempts(request, settings)
         while True:
-            token = await self._token(settings) if needs_token(settings, request) else None
-            response = await self._send_once(plan_for(settings, request, token))
+            token = await self._token(settings) if transport.needs_token(settings, request) else None
+            response = await self._send_once(transport.plan_for(settings, request, token))
             step = attempts.after(response, token)
             if step.drop:
                 self.tokens.drop(settings.cache_key, step.drop)
@@ -169,14 +160,14 @@ class AsyncAirbyteClient:
                     self.tokens.put(settings.cache_key, token, lifetime, time.monotonic())
         return token
 
-    async def _send_once(self, plan: Plan) -> Response:
+    async def _send_once(self, plan: transport.Plan) -> Response:
         """Put the plan on the wire; the body is read no further than the core's cap."""
         import aiohttp
 
         assert self.settings is not None and self._session is not None  # noqa: S101
         origin = "/".join(plan.url.split("/", 3)[:3])  # scheme://host:port
         if origin not in self._proxies:
-            self._proxies[origin] = proxy_for(self.settings, plan.url)
+            self._proxies[origin] = transport.proxy_for(self.settings, plan.url)
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=plan.connect_timeout, sock_read=plan.read_timeout
         )
@@ -190,19 +181,19 @@ class AsyncAirbyteClient:
                 proxy=self._proxies[origin],
                 allow_redirects=False,
             ) as answer:
-                body = Body()
+                body = transport.Body()
                 async for chunk in answer.content.iter_chunked(64 * 1024):
                     if not body.add(chunk):
                         break
-                return answered(plan, answer.status, answer.headers, body)
+                return transport.answered(plan, answer.status, answer.headers, body)
         except asyncio.TimeoutError:
-            return unanswered(plan, "read_timeout")
+            return transport.unanswered(plan, "read_timeout")
         except aiohttp.ClientSSLError as exc:
-            return unanswered(plan, "tls", exc)
+            return transport.unanswered(plan, "tls", exc)
         except aiohttp.ClientConnectorError as exc:
-            return unanswered(plan, "refused", exc)
+            return transport.unanswered(plan, "refused", exc)
         except (aiohttp.ClientError, OSError) as exc:
-            return unanswered(plan, "broken", exc)
+            return transport.unanswered(plan, "broken", exc)
 
     # ------------------------------------------------------------ the operations a watch needs
     async def get_job(self, job_id: int) -> AirbyteJob:

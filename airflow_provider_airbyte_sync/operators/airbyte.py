@@ -130,18 +130,13 @@ class AirbyteTriggerSyncOperator(BaseOperator):
 
     def _validate(self) -> None:
         """Check and convert the rendered arguments before anything is sent (one error naming the fix)."""
-        from airflow_provider_airbyte_sync.core import record
-        from airflow_provider_airbyte_sync.core.values import (
-            check_connection_id,
-            check_job_type,
-            positive_seconds,
-        )
+        from airflow_provider_airbyte_sync.core import record, values
 
-        self.connection_id = check_connection_id(self.connection_id)
-        check_job_type(self.job_type)
-        self.timeout = positive_seconds("timeout", self.timeout)
+        self.connection_id = values.check_connection_id(self.connection_id)
+        values.check_job_type(self.job_type)
+        self.timeout = values.positive_seconds("timeout", self.timeout)
         if self.wait_seconds is not None:
-            self.wait_seconds = positive_seconds("wait_seconds", self.wait_seconds)
+            self.wait_seconds = values.positive_seconds("wait_seconds", self.wait_seconds)
         record.check_if_running(self.if_running)
 
     @property
