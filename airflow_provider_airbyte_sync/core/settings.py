@@ -40,7 +40,7 @@ class Settings:
 
     @cached_property
     def cache_key(self) -> tuple[str, str, str]:
-        """Key of the process-wide token cache: token URL, client id and a digest of the secret.
+        """Key of a transport's token cache: token URL, client id and a digest of the secret.
 
         The secret belongs in the key: a token fetched with the right secret must not make a
         wrong one pass (the connection form's Test runs in the long-lived API server).

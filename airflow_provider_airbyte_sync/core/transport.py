@@ -52,13 +52,12 @@ def plan_for(settings: Settings, request: Request, token: str | None = None, *, 
     its answer: Airbyte can take minutes to create a job under load.
     """
     headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-    if not request.auth or settings.auth == "none":
-        pass
-    elif settings.auth == "basic":
+    bearer = {"bearer": settings.secret, "client_credentials": token}.get(settings.auth)
+    if request.auth and settings.auth == "basic":
         raw = f"{settings.login}:{settings.secret}".encode()
         headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
-    elif settings.auth == "bearer" or token:
-        headers["Authorization"] = f"Bearer {settings.secret if settings.auth == 'bearer' else token}"
+    elif request.auth and bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
     body = None
     if request.json is not None:
         headers["Content-Type"], body = "application/json", json.dumps(request.json).encode()
