@@ -527,6 +527,41 @@ FOUND: dict[str, dict[str, Any]] = {
             {"do": "fault", "on": "create", "kind": "malformed", "count": 1},
         ],
     },
+    # A clear killed just before its create; another task's reset came next: a clear is sent as a
+    # reset only to a server without a clear endpoint, so that reset could never have been its job.
+    "a_clear_killed_before_its_create_and_another_party_s_reset": {
+        "seed": 111327452981459,
+        "header": {
+            "deployment": "config",
+            "auth": "none",
+            "pending_s": 0.021,
+            "running_s": 0.38,
+            "create_timeout": 0.36,
+            "read_timeout": 0.52,
+            "tasks": [
+                {
+                    "mode": "deferrable",
+                    "if_running": "wait",
+                    "timeout": 20.0,
+                    "wait_seconds": 0.025,
+                    "job_type": "reset",
+                    "upper": False,
+                },
+                {
+                    "mode": "blocking",
+                    "if_running": "fail",
+                    "timeout": 20.0,
+                    "wait_seconds": 0.045,
+                    "job_type": "clear",
+                    "upper": False,
+                },
+            ],
+        },
+        "steps": [
+            {"do": "try", "task": 1, "how": "retry", "crash": {"at": "term_before", "n": 6}, "restart": None},
+            {"do": "try", "task": 0, "how": "retry", "crash": None, "restart": None},
+        ],
+    },
 }
 
 
