@@ -562,6 +562,45 @@ FOUND: dict[str, dict[str, Any]] = {
             {"do": "try", "task": 0, "how": "retry", "crash": None, "restart": None},
         ],
     },
+    # A lagging note, another party's sync started just before a create killed before it went out;
+    # the retry's own create is lost too: the task takes their sync (the ambiguity), it fails, and the
+    # task syncs again while its own lost sync ran on unwatched: part of the same ambiguity.
+    "another_partys_sync_taken_in_the_ambiguity_fails_then_a_new_sync": {
+        "seed": 111327452983345,
+        "header": {
+            "deployment": "public",
+            "auth": "none",
+            "pending_s": 0.062,
+            "running_s": 0.398,
+            "create_timeout": 0.32,
+            "read_timeout": 0.44,
+            "tasks": [
+                {
+                    "mode": "blocking",
+                    "if_running": "attach",
+                    "timeout": 20.0,
+                    "wait_seconds": 0.046,
+                    "job_type": "sync",
+                    "upper": False,
+                },
+                {
+                    "mode": "deferrable",
+                    "if_running": "attach",
+                    "timeout": 0.29,
+                    "wait_seconds": 0.038,
+                    "job_type": "sync",
+                    "upper": False,
+                },
+            ],
+        },
+        "steps": [
+            {"do": "lag", "reads": 3},
+            {"do": "foreign_start", "running_s": 0.065},
+            {"do": "try", "task": 0, "how": "retry", "crash": {"at": "send_before", "n": 4}, "restart": None},
+            {"do": "fault", "on": "create", "kind": "delay_after", "count": 1},
+            {"do": "foreign_end", "whose": "theirs"},
+        ],
+    },
 }
 
 
