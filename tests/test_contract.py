@@ -639,6 +639,33 @@ def test_the_real_servers_undeclared_answers_pass_only_when_they_say_so(specs: d
     )
 
 
+def test_violations_never_carry_credentials(specs: dict[str, Api]) -> None:
+    public = specs[openapi.PUBLIC_2026]
+    form = f"client_id={CLIENT_ID}&client_secret=s3cr3t-value&grant_type=client_credentials"
+    found = openapi.validate_request(public, "POST", "/v1/applications/token", body=form)
+    assert [v.kind for v in found] == ["RequestBodyValidationError"]  # form text sent as JSON
+    assert "client_secret=***" in found[0].message and "s3cr3t" not in found[0].message
+    answer = '{"access_token": "eyJ.s3cr3t.sig", "token_type": "Bearer"'  # cut short: not JSON
+    ok = "application/json"
+    found = openapi.validate_response(public, "POST", "/v1/applications/token", 200, ok, answer)
+    assert [v.kind for v in found] == ["DataValidationError"]
+    assert '"access_token": "***"' in found[0].message and "s3cr3t" not in found[0].message
+
+
+def test_validator_is_lenient_where_the_specs_say_so(specs: dict[str, Api]) -> None:
+    config = specs[openapi.CONFIG_2026]
+    # Properties the schema does not name are allowed (OpenAPI's default).
+    body = {"connectionId": DEFAULT_CONNECTION_ID, "extra": True}
+    assert openapi.validate_request(config, "POST", "/api/v1/connections/sync", body=body) == []
+    # The 3.1 public spec's `nullable: true` (a 3.0 keyword) still lets a field be null.
+    public = specs[openapi.PUBLIC_2026]
+    page = {"data": [], "next": None, "previous": "https://api.airbyte.com/v1/groups?offset=0"}
+    ok = "application/json"
+    assert openapi.validate_response(public, "GET", "/v1/groups", 200, ok, page) == []
+    found = openapi.validate_response(public, "GET", "/v1/groups", 200, ok, {**page, "next": 5})
+    assert _messages(found) == ["InvalidData: body /next: 5 is not of type 'string', 'null'"]
+
+
 @pytest.mark.parametrize(
     ("name", "published_fails_with"),
     [

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -146,7 +147,12 @@ def patch_spec(name: str, doc: dict[str, Any], problems: dict[str, Any] | None =
     ``problems`` is the parsed problems spec (changed too): its schemas join the public API specs,
     whose errors are RFC 9457 problems the specs declare without a body.
     """
+    openapi_31 = str(doc.get("openapi", "")).startswith("3.1")
     for node in _walk(doc):
+        # Spec bug: the 3.1 public spec marks fields with 3.0's `nullable`, which 3.1 ignores.
+        if openapi_31 and node.get("nullable") is True and isinstance(node.get("type"), str):
+            node["type"] = [node["type"], "null"]
+            del node["nullable"]
         # Spec bug: `default: null` on schemas that are not nullable (no strict loader accepts it).
         if "default" in node and node["default"] is None and "type" in node and not node.get("nullable"):
             del node["default"]
@@ -283,7 +289,13 @@ class Violation:
         return f"{self.where} {self.kind}: {self.message}"
 
 
+#: A credential's value inside a message (JSON, Python repr or form text): masked.
+_SECRET = re.compile(r"""((?:client_secret|access_token|password)['"]?\s*[:=]\s*)(['"]?)[^'"&,}\s]+\2""")
+
+
 def _short(text: str, limit: int = 300) -> str:
+    """``text`` without credentials, cut to ``limit`` characters."""
+    text = _SECRET.sub(r"\1\2***\2", text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
