@@ -3,10 +3,10 @@ Airbyte's own OpenAPI specs (``tests/contract/specs``, or the folder named by ``
 
 The hook is driven through every operation against the emulator in each deployment flavour (config
 API, OSS public API, Cloud layout) and auth mode; each recorded exchange is then validated: the
-request against the spec of its API, the response against the spec's answer for its status. Where
-the real server is known to answer a status its spec does not declare (409 for a sync already
-running, 500 for an unknown job id, ...) the exchange is allowed by name in ``DOCUMENTED``, and its
-body is still checked.
+request against the spec of its API, the response against the spec's answer for its status, by
+openapi-core. Where the real server is known to answer a status its spec does not declare (409 for
+a sync already running, 500 for an unknown job id, ...) the spec is patched to declare it, with a
+body that must say so (``contract.openapi.UNDECLARED_ANSWERS``).
 """
 
 from __future__ import annotations
