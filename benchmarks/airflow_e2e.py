@@ -18,11 +18,15 @@ import statistics
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from table import Row
+
 ROOT = Path(__file__).resolve().parent.parent
+MODES = ("blocking", "deferred")
 DAG_FILE = """
 from datetime import datetime
 from airflow.sdk import DAG
@@ -55,7 +59,7 @@ def measure(runs: int = 3, interval: float = 5.0) -> dict[str, Any]:
         (dags / "bench_dags.py").write_text(DAG_FILE.replace("INTERVAL", repr(float(interval))))
         plan: list[tuple[str, str]] = []
         for index in range(runs):
-            for mode in ("blocking", "deferred"):
+            for mode in MODES:
                 connection_id = str(uuid.uuid4())
                 running_s = 12.0 + 5.0 * index + (2.5 if mode == "deferred" else 0.0)
                 emulator.add_connection(
@@ -64,14 +68,14 @@ def measure(runs: int = 3, interval: float = 5.0) -> dict[str, Any]:
                 plan.append((mode, connection_id))
         extra = {"AIRFLOW_CONN_AIRBYTE_DEFAULT": emulator_conn(emulator.port)}
         with RealAirflow(Path(tmp) / "home", dags=dags, extra_env=extra) as airflow:
-            for mode in ("blocking", "deferred"):
+            for mode in MODES:
                 airflow.wait_for_dag(f"bench_{mode}")
                 airflow.unpause(f"bench_{mode}")
             started = [
                 (mode, cid, airflow.trigger(f"bench_{mode}", {"connection_id": cid})) for mode, cid in plan
             ]
             result: dict[str, Any] = {"interval": interval, "runs": runs, "failed": 0}
-            for mode in ("blocking", "deferred"):
+            for mode in MODES:
                 result[mode] = {"seen": [], "airflow": [], "total": []}
             for mode, connection_id, run_id in started:
                 dag_id = f"bench_{mode}"
@@ -106,9 +110,35 @@ def _seen_at(airflow: Any, mode: str, dag_id: str, run_id: str, job_id: int) -> 
 
 
 def summary(values: list[float]) -> str:
+    """Median / max, as the table shows them."""
     if not values:
         return "-"
     return f"{statistics.median(values):.2f} / {max(values):.2f}"
+
+
+def _summary_of(key: str) -> Callable[[dict[str, Any]], str]:
+    return lambda part: summary(part[key])
+
+
+def rows(real: dict[str, Any]) -> list[Row]:
+    """Two rows per mode, ours only (no goals: Airflow's share is not this provider's)."""
+    out = []
+    for mode in MODES:
+        label = f"5. real Airflow, {mode}, {real['interval']:g} s polls, {real['runs']} runs"
+        for what, key in (
+            ("job end to task end", "total"),
+            ("of it, Airflow's share after the poll", "airflow"),
+        ):
+            out.append(Row("real", f"{label}: {what} (s, median / max)", real[mode], None, _summary_of(key)))
+    return out
+
+
+def notes(real: dict[str, Any]) -> list[str]:
+    return [
+        f"real Airflow {mode}: job end to the poll that saw it {real[mode]['seen']} s, then to the task's "
+        f"recorded end {real[mode]['airflow']} s (Airflow's share), runs failed: {real['failed']}"
+        for mode in MODES
+    ]
 
 
 if __name__ == "__main__":
