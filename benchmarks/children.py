@@ -26,20 +26,23 @@ class LineProcess:
     def __init__(self, argv: list[str], env: dict[str, str] | None = None, logname: str = "child") -> None:
         self.log_path = Path(tempfile.gettempdir()) / f"airbyte-bench-{os.getpid()}-{logname}.log"
         self._log = self.log_path.open("w")
+        pipe = subprocess.PIPE
         self.proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-            env=env,
-            cwd=ROOT,
+            argv, stdin=pipe, stdout=pipe, stderr=self._log, text=True, env=env, cwd=ROOT
         )
 
     @classmethod
-    def script(cls, impl: str, name: str, *args: str, **kwargs: Any) -> LineProcess:
-        """``benchmarks/<name>`` run by ``impl``'s Python."""
-        return cls([PYTHON[impl], str(HERE / name), *args], **kwargs)
+    def provider(
+        cls, impl: str, script: str, info: dict[str, Any], logname: str, **flags: Any
+    ) -> LineProcess:
+        """``benchmarks/<script>`` run by ``impl``'s Python with ``--impl``, ``--conn-id`` and ``flags``
+        (``api`` chooses the connection's dialect), its connection pointed at the emulator ``info``
+        describes."""
+        env = conn_env(impl, info, flags.pop("api", "public"))
+        argv = [PYTHON[impl], str(HERE / script), "--impl", impl, "--conn-id", CONN_ID]
+        for name, value in flags.items():
+            argv += [f"--{name.replace('_', '-')}", str(value)]
+        return cls(argv, env=env, logname=logname)
 
     def read(self) -> dict[str, Any]:
         assert self.proc.stdout is not None
@@ -55,6 +58,15 @@ class LineProcess:
         self.proc.stdin.write(json.dumps(obj) + "\n")
         self.proc.stdin.flush()
 
+    def call(self, obj: dict[str, Any], who: str) -> dict[str, Any]:
+        """Send ``obj`` and return the answer; raise if it failed (the emulator says ``ok``, the
+        providers' processes only ``error``)."""
+        self.send(obj)
+        answer = self.read()
+        if not answer.get("ok", "error" not in answer):
+            raise RuntimeError(f"{who}: {answer['error']}\n{answer.get('trace', '')}".rstrip())
+        return answer
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
@@ -67,17 +79,13 @@ class Emulators:
     """The emulator process, shared by threads: ``emu(op, **kwargs)`` returns its answer or raises."""
 
     def __init__(self) -> None:
-        self.child = LineProcess.script("ours", "emulator_server.py", logname="emulator")
+        self.child = LineProcess([PYTHON["ours"], str(HERE / "emulator_server.py")], logname="emulator")
         self.child.read()
         self._lock = threading.Lock()
 
     def __call__(self, op: str, **kwargs: Any) -> dict[str, Any]:
         with self._lock:
-            self.child.send({"op": op, **kwargs})
-            answer = self.child.read()
-        if not answer.get("ok"):
-            raise RuntimeError(f"emulator {op}: {answer.get('error')}\n{answer.get('trace', '')}")
-        return answer
+            return self.child.call({"op": op, **kwargs}, f"emulator {op}")
 
     def close(self) -> None:
         try:

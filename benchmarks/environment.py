@@ -7,6 +7,7 @@ Airflow and libraries; ours runs in the Python that runs the benchmark.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -84,18 +85,18 @@ def source_state() -> str:
     return f"commit {head}" + (f" plus {len(changed)} uncommitted provider file(s)" if changed else "")
 
 
-def machine(impls: list[str]) -> dict[str, Any]:
-    """What the figures were measured on: CPU, load, source, and each provider's versions."""
-    model = "unknown"
-    try:
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+                return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def machine(impls: list[str]) -> dict[str, Any]:
+    """What the figures were measured on: CPU, load, source, and each provider's versions."""
     info: dict[str, Any] = {
-        "cpu": model,
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "kernel": platform.release(),

@@ -91,7 +91,9 @@ def rows(imports: dict[str, Any]) -> list[Row]:
         if kind in imports:
             ours, official = imports[kind].get("ours"), imports[kind].get("official")
             label = f"2. import {kind} over airflow.sdk (ms, median of {ours['runs'] if ours else '-'})"
-            out.append(Row("imports.module", label, ours, official, number("median_ms", 1), "median_ms"))
+            out.append(
+                Row("imports.module", label, ours, official, number("median_ms", digits=1), "median_ms")
+            )
     return out
 
 

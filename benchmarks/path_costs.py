@@ -6,6 +6,7 @@ triggerer when deferrable), against an emulator of its own. All cases run at onc
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from children import CONN_ID, Emulators, LineProcess, conn_env
+from children import Emulators, LineProcess
 from environment import log
 from table import Row, fmt
 
@@ -76,53 +77,39 @@ def is_poll(endpoint: str) -> bool:
     return path.endswith(("jobs/get_without_logs", "jobs/get_light"))
 
 
-def checked(answer: dict[str, Any], who: str) -> dict[str, Any]:
-    if "error" in answer:
-        raise RuntimeError(f"{who}: {answer['error']}")
-    return answer
-
-
 def run_case(
     emu: Emulators, case: PathCase, latency: float, token_period: float, barrier: threading.Barrier
 ) -> None:
-    """One sync, its figures into ``case.result``; waits at ``barrier`` for every case to be ready."""
+    """One sync, its figures into ``case.result``; starts at ``barrier``, once every case is ready."""
     name = case.name
-    info = emu(
-        "new", name=name, kwargs={"latency_s": latency, "auth": "token", "token_lifetime_s": token_period}
-    )
-    # The job ends 50 ms after the answer to a poll that finds it running (the worst phase: only
-    # the next poll, one interval later, can see the end). It would end by itself later.
-    running_s = 6 * case.interval + 10
-    connection_id = emu("add_connection", name=name, pending_s=0.5, running_s=running_s)["connection_id"]
-    emu("end_jobs_after_poll", name=name, poll=ending_poll(case.interval))
-    env = conn_env(case.impl, info, case.api)
-    roles = ["worker", "triggerer"] if case.deferrable else ["worker"]
-    args = ["--impl", case.impl, "--conn-id", CONN_ID]
-    children = [
-        LineProcess.script(case.impl, "paths.py", *args, "--role", role, env=env, logname=f"{name}-{role}")
-        for role in roles
-    ]
-    worker = children[0]
+    token = {"auth": "token", "token_lifetime_s": token_period}
+    info = emu("new", name=name, kwargs={"latency_s": latency, **token})
+    children: list[LineProcess] = []
     try:
-        try:
-            for child in children:
-                child.read()
-        except Exception:
-            barrier.abort()  # the other cases must not wait for this one
-            raise
+        # The job ends 50 ms after the answer to a poll that finds it running (the worst phase: only
+        # the next poll, one interval later, can see the end). It would end by itself later.
+        running_s = 6 * case.interval + 10
+        connection_id = emu("add_connection", name=name, pending_s=0.5, running_s=running_s)["connection_id"]
+        emu("end_jobs_after_poll", name=name, poll=ending_poll(case.interval))
+        for role in ["worker", "triggerer"] if case.deferrable else ["worker"]:
+            log_name = f"{name}-{role}"
+            children.append(
+                LineProcess.provider(case.impl, "paths.py", info, log_name, role=role, api=case.api)
+            )
+        for child in children:
+            child.read()
         barrier.wait()
         emu("reset", name=name)
-        worker.send(
-            {"connection_id": connection_id, "deferrable": case.deferrable, "interval": case.interval}
-        )
-        done = checked(worker.read(), f"{name} worker")
+        worker = children[0]
+        command = {"connection_id": connection_id, "deferrable": case.deferrable, "interval": case.interval}
+        done = worker.call(command, f"{name} worker")
         worker_stats = emu("stats", name=name)
         end_time = done["task_end"]
         if case.deferrable:
             kwargs = dict(done["kwargs"])
             kwargs["poll_interval"] = case.interval  # the official operator hard-codes 60 s
-            children[1].send({"classpath": done["classpath"], "kwargs": kwargs})
-            events = checked(children[1].read(), f"{name} triggerer")["events"]
+            command = {"classpath": done["classpath"], "kwargs": kwargs}
+            events = children[1].call(command, f"{name} triggerer")["events"]
             end_time = events[0]["time"]
             job_id = int(kwargs["job_id"])
             case.result |= {"event_status": events[0]["status"], "events": len(events)}
@@ -148,86 +135,73 @@ def run_case(
     }
 
 
-def measure(
-    emu: Emulators, cases: list[PathCase], latency: float, token_period: float, started: threading.Event
-) -> None:
-    """Run every case at once; ``started`` is set once every process has imported everything and the
-    syncs begin. A case that fails gets ``error`` in its result; the others go on."""
-    barrier = threading.Barrier(len(cases), action=started.set, timeout=300)
-    with ThreadPoolExecutor(max_workers=len(cases)) as pool:
-        futures = [pool.submit(run_case, emu, case, latency, token_period, barrier) for case in cases]
-        for case, future in zip(cases, futures, strict=True):
-            try:
-                future.result()
-            except Exception as exc:  # one broken case must not hide the others
-                barrier.abort()
-                case.result["error"] = str(exc)[:2000]
-                log(f"{case.name} failed: {exc}")
-
-
 def start(
     emu: Emulators, cases: list[PathCase], latency: float, token_period: float
 ) -> Callable[[], list[dict[str, Any]]]:
-    """Start ``measure`` in the background and return once the syncs began (from then on their
-    processes mostly sleep between polls, so other figures may run); call the result to wait."""
+    """Start every case at once, in threads, and return once each process has imported everything
+    and the syncs began: from then on they mostly sleep between polls, so other figures may run.
+    Call the result to wait for the figures; a case that failed has ``error`` in its result."""
     log(f"figures 3 and 4: {len(cases)} syncs in parallel, each against its own emulator")
     started = threading.Event()
-    thread = threading.Thread(target=measure, args=(emu, cases, latency, token_period, started))
-    thread.start()
-    while not started.wait(0.5) and thread.is_alive():
-        pass
+    barrier = threading.Barrier(len(cases), action=started.set, timeout=300)
+    pool = ThreadPoolExecutor(max_workers=len(cases))
+    futures = [pool.submit(run_case, emu, case, latency, token_period, barrier) for case in cases]
+    while not started.wait(0.5):
+        if any(future.done() for future in futures):  # one failed before the start: the others must not wait
+            barrier.abort()
+            break
 
     def results() -> list[dict[str, Any]]:
-        thread.join()
+        pool.shutdown()
+        for case, future in zip(cases, futures, strict=True):
+            if (exc := future.exception()) is not None:  # one broken case must not hide the others
+                case.result["error"] = str(exc)[:2000]
+                log(f"{case.name} failed: {exc}")
         return [case.as_json() for case in cases]
 
     return results
 
 
-def _requests_cell(c: dict[str, Any]) -> str:
+def rows(paths: list[dict[str, Any]]) -> list[Row]:
+    """Blocking then deferrable, public then config API, by interval; then the attempt-log total."""
+    by_key = {(c["deferrable"], c["api"], c["interval"], c["impl"]): c for c in paths}
+    intervals = dict.fromkeys(c["interval"] for c in paths)
+    out = []
+    for deferrable, api, interval in itertools.product((False, True), ("public", "config"), intervals):
+        pair = [by_key.get((deferrable, api, interval, impl)) for impl in ("ours", "official")]
+        if pair == [None, None]:
+            continue
+        mode = "deferrable (submit + trigger)" if deferrable else "blocking (operator)"
+        ended = "trigger event" if deferrable else "task end"
+        where, params = f"{api} API, {interval:g} s", {"interval": interval}
+        label = f"3. {mode}, {where}: requests / TCP per sync"
+        out.append(Row("paths.requests", label, *pair, _requests, params=params))
+        out.append(
+            Row("paths.detect", f"4. {ended} after job end, {where} (s)", *pair, _detect, params=params)
+        )
+    if paths:
+        label = "3. attempt-log downloads (config jobs/get) while polling, all syncs above"
+        totals = [_log_downloads(paths, impl) for impl in ("ours", "official")]
+        out.append(
+            Row(
+                "paths.log_downloads", label, *totals, lambda t: f"{t['log_downloads']} of {t['polls']} polls"
+            )
+        )
+    return out
+
+
+def _requests(c: dict[str, Any]) -> str:
     return "error" if "error" in c else f"{c['requests']} / {c['tcp']}"
 
 
-def _detect_cell(c: dict[str, Any]) -> str:
+def _detect(c: dict[str, Any]) -> str:
     return "-" if "error" in c else fmt(c.get("detect_s"))
-
-
-def _log_downloads_cell(c: dict[str, Any]) -> str:
-    return f"{c['log_downloads']} of {c['polls']} polls"
-
-
-def rows(paths: list[dict[str, Any]]) -> list[Row]:
-    """Blocking then deferrable, public then config API, by interval; then the attempt-log total."""
-    by_key = {(c["impl"], c["deferrable"], c["api"], c["interval"]): c for c in paths}
-    intervals = list(dict.fromkeys(c["interval"] for c in paths))
-    out = []
-    for deferrable in (False, True):
-        for api in ("public", "config"):
-            for interval in intervals:
-                ours = by_key.get(("ours", deferrable, api, interval))
-                official = by_key.get(("official", deferrable, api, interval))
-                if ours is None and official is None:
-                    continue
-                mode = "deferrable (submit + trigger)" if deferrable else "blocking (operator)"
-                ended = "trigger event" if deferrable else "task end"
-                params = {"interval": interval}
-                label = f"3. {mode}, {api} API, {interval:g} s: requests / TCP per sync"
-                out.append(Row("paths.requests", label, ours, official, _requests_cell, params=params))
-                label = f"4. {ended} after job end, {api} API, {interval:g} s (s)"
-                out.append(Row("paths.detect", label, ours, official, _detect_cell, params=params))
-    if paths:
-        total = {impl: _log_downloads(paths, impl) for impl in ("ours", "official")}
-        label = "3. attempt-log downloads (config jobs/get) while polling, all syncs above"
-        out.append(Row("paths.log_downloads", label, total["ours"], total["official"], _log_downloads_cell))
-    return out
 
 
 def _log_downloads(paths: list[dict[str, Any]], impl: str) -> dict[str, int] | None:
     """Attempt-log downloads and polls over ``impl``'s syncs that ran (``None`` if none did)."""
     ran = [c for c in paths if c["impl"] == impl and "error" not in c]
-    if not ran:
-        return None
-    return {key: sum(c[key] for c in ran) for key in ("log_downloads", "polls")}
+    return {key: sum(c[key] for c in ran) for key in ("log_downloads", "polls")} if ran else None
 
 
 def notes(paths: list[dict[str, Any]]) -> list[str]:

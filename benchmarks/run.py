@@ -28,6 +28,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         environment.ensure_official_venv()
     info = environment.machine(args.impls)
     workload = scale.Workload(args.interval, args.job_s, args.latency, args.error_rate, args.token_period)
-    res: dict[str, Any] = {"machine": info, "workload": workload.as_json(), "scale": []}
+    res: dict[str, Any] = {"machine": info, "workload": asdict(workload), "scale": []}
     measure(args, res, workload)
     info["load_avg_end"] = os.getloadavg()
     print(report(res, workload))

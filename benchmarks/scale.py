@@ -8,13 +8,14 @@ interval), so neither client is patched.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from children import CONN_ID, Emulators, LineProcess, conn_env
+from children import Emulators, LineProcess
 from environment import log
 from table import Row, fmt, number
 
+PENDING_S = 0.5  # each job pends this long before it runs
 # The official SDK renews a token 60 s before it expires (airbyte_api ClientCredentialsHook).
 OFFICIAL_TOKEN_MARGIN_S = 60.0
 
@@ -26,23 +27,18 @@ class Workload:
     latency: float
     error_rate: float
     token_period: float
-    pending_s: float = 0.5
 
     @property
     def span(self) -> float:
         """Seconds from the first watch's start to the last job's end: watches start spread over one
         interval and each job runs ``job_s`` plus up to one interval more (so its end falls at a
         random phase of its watch's poll cycle)."""
-        return 2 * self.interval + self.pending_s + self.job_s
-
-    def as_json(self) -> dict[str, float]:
-        """As the results record it (``pending_s`` is fixed)."""
-        return {k: v for k, v in asdict(self).items() if k != "pending_s"}
+        return 2 * self.interval + PENDING_S + self.job_s
 
     def describe(self) -> str:
         return (
             f"Figure 1 workload: watches start spread evenly over one poll interval of {self.interval:g} "
-            f"s; each job pends {self.pending_s:g} s then runs {self.job_s:g} s; the emulator (another "
+            f"s; each job pends {PENDING_S:g} s then runs {self.job_s:g} s; the emulator (another "
             f"process) answers after {self.latency:g} s, {100 * self.error_rate:g}% of answers 503; "
             f"client-credentials tokens live {self.token_period:g} s (the first one of each run is "
             "handed out part-aged, so the client renews it mid-run). Poll lag is read from the "
@@ -81,18 +77,8 @@ def measure(emu: Emulators, impl: str, n: int, w: Workload) -> dict[str, Any]:
     try:
         serial = n * (w.latency + 0.05) if impl == "official" else 0.0  # the official loop is serial
         deadline = w.span + 3 * w.interval + 60 + serial * (w.job_s / w.interval + 4)
-        args = [
-            "--impl",
-            impl,
-            "--conn-id",
-            CONN_ID,
-            "--interval",
-            str(w.interval),
-            "--deadline-s",
-            str(deadline),
-        ]
-        child = LineProcess.script(
-            impl, "watch_load.py", *args, env=conn_env(impl, info), logname=f"watch-{impl}-{n}"
+        child = LineProcess.provider(
+            impl, "watch_load.py", info, f"watch-{impl}-{n}", interval=w.interval, deadline_s=deadline
         )
         try:
             child.read()  # ready: imports done, connection read once, baseline RSS taken
@@ -105,11 +91,10 @@ def measure(emu: Emulators, impl: str, n: int, w: Workload) -> dict[str, Any]:
                 count=n,
                 spread_s=w.interval,
                 running_s=w.job_s,
-                pending_s=w.pending_s,
+                pending_s=PENDING_S,
                 running_jitter_s=w.interval,
             )["jobs"]
-            child.send({"jobs": jobs})
-            result = child.read()
+            result = child.call({"jobs": jobs}, f"watch_load {impl}")
         finally:
             child.close()
         emulator_cpu = emu("cpu")["cpu_s"] - cpu0
@@ -164,50 +149,41 @@ def measure_all(emu: Emulators, runs: dict[int, list[str]], w: Workload) -> list
     return out
 
 
-def _by_n(scale: list[dict[str, Any]]) -> dict[int, dict[str, dict[str, Any]]]:
-    out: dict[int, dict[str, dict[str, Any]]] = {}
-    for run in scale:
-        out.setdefault(run["n"], {})[run["impl"]] = run
-    return out
+def _by_n(scale: list[dict[str, Any]]) -> dict[int, tuple[dict[str, Any] | None, dict[str, Any] | None]]:
+    """Per N, in the order run: the run of ours and the official one (``None`` where not run)."""
+    runs = {(r["n"], r["impl"]): r for r in scale}
+    return {
+        n: (runs.get((n, "ours")), runs.get((n, "official"))) for n in dict.fromkeys(r["n"] for r in scale)
+    }
+
+
+# Figure 1's rows at each N: goal key, what, cell, the field shown as official / ours.
+ROWS = [
+    ("scale.lag", "poll lag p50 / p99 (s)", number("lag_p50", "lag_p99", digits=3), "lag_p99"),
+    ("scale.stall", "longest loop stall (s)", number("stall_max", digits=3), "stall_max"),
+    ("scale.cpu", "CPU per poll (ms)", number("cpu_ms_per_poll"), "cpu_ms_per_poll"),
+    ("scale.memory", "memory per watch (KB, RSS)", number("kb_per_watch", digits=1), "kb_per_watch"),
+    ("scale.missed", "endings missed", lambda r: f"{r['missed']} of {r['n']}", None),
+]
 
 
 def rows(scale: list[dict[str, Any]]) -> list[Row]:
     """Figure 1, per N in increasing order."""
-    lines = [
-        (
-            "scale.lag",
-            "poll lag p50 / p99 (s)",
-            lambda r: f"{fmt(r['lag_p50'], 3)} / {fmt(r['lag_p99'], 3)}",
-            "lag_p99",
-        ),
-        ("scale.stall", "longest loop stall (s)", number("stall_max", 3), "stall_max"),
-        ("scale.cpu", "CPU per poll (ms)", number("cpu_ms_per_poll"), "cpu_ms_per_poll"),
-        ("scale.memory", "memory per watch (KB, RSS)", number("kb_per_watch", 1), "kb_per_watch"),
-        ("scale.missed", "endings missed", lambda r: f"{r['missed']} of {r['n']}", None),
+    return [
+        Row(key, f"1. N={n:,}: {what}", *runs, cell, ratio_of, {"n": n})
+        for n, runs in sorted(_by_n(scale).items())
+        for key, what, cell, ratio_of in ROWS
     ]
-    out = []
-    for n, run in sorted(_by_n(scale).items()):
-        for figure, what, cell, ratio_of in lines:
-            label = f"1. N={n:,}: {what}"
-            out.append(Row(figure, label, run.get("ours"), run.get("official"), cell, ratio_of, {"n": n}))
-    return out
 
 
 def detect_rows(scale: list[dict[str, Any]], interval: float) -> list[Row]:
-    """Figure 4 at scale: one row per run of ours, in the order run."""
-    by_n = _by_n(scale)
+    """Figure 4 at scale: one row per N that ours ran at."""
+    label = "4. trigger event after job end, N={:,}, {:g} s: p50 / p99 (s)"
+    cell, params = number("detect_p50", "detect_p99"), {"interval": interval}
     return [
-        Row(
-            "scale.detect",
-            f"4. trigger event after job end, N={r['n']:,}, {interval:g} s: p50 / p99 (s)",
-            r,
-            by_n[r["n"]].get("official"),
-            lambda r: f"{fmt(r['detect_p50'])} / {fmt(r['detect_p99'])}",
-            "detect_p99",
-            {"interval": interval},
-        )
-        for r in scale
-        if r["impl"] == "ours"
+        Row("scale.detect", label.format(n, interval), *runs, cell, "detect_p99", params)
+        for n, runs in _by_n(scale).items()
+        if runs[0] is not None
     ]
 
 

@@ -90,9 +90,9 @@ def fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
-def number(key: str, digits: int = 2) -> Callable[[Record], str]:
-    """A cell showing one field of the record."""
-    return lambda record: fmt(record.get(key), digits)
+def number(*keys: str, digits: int = 2) -> Callable[[Record], str]:
+    """A cell showing fields of the record: ``a / b``."""
+    return lambda record: " / ".join(fmt(record.get(key), digits) for key in keys)
 
 
 def ratio(official: float | None, ours: float | None) -> str:
