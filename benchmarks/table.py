@@ -81,6 +81,7 @@ GOALS = [
 
 
 def fmt(value: Any, digits: int = 2) -> str:
+    """A value as a cell: ``-`` for none or NaN, ``digits`` decimals, none from 100 on."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, float):
@@ -96,6 +97,7 @@ def number(*keys: str, digits: int = 2) -> Callable[[Record], str]:
 
 
 def ratio(official: float | None, ours: float | None) -> str:
+    """``official / ours`` as ``N.NNx``, ``-`` where either is missing."""
     if official is None or ours is None or any(math.isnan(v) for v in (official, ours)):
         return "-"
     if ours <= 0:
@@ -105,6 +107,7 @@ def ratio(official: float | None, ours: float | None) -> str:
 
 
 def line(row: Row, goals: list[Goal]) -> list[str]:
+    """A row's cells: its goals' texts joined by ``;``, met only if all of them are."""
     both = row.ours is not None and row.official is not None
     mine = [g for g in goals if g.figure == row.figure and g.when(row.params) and (both or not g.official)]
     goal = "; ".join(g.text if isinstance(g.text, str) else g.text(row.params) for g in mine)
@@ -118,10 +121,12 @@ def line(row: Row, goals: list[Goal]) -> list[str]:
 
 
 def build(rows: list[Row], goals: list[Goal] = GOALS) -> list[list[str]]:
+    """The header and one line per row, in the order given."""
     return [HEADER, *(line(row, goals) for row in rows)]
 
 
 def render(rows: list[list[str]]) -> str:
+    """A Markdown table, columns padded to their widest cell."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for k, r in enumerate(rows):
