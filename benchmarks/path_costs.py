@@ -16,7 +16,7 @@ from typing import Any
 
 from children import Emulators, LineProcess
 from environment import log
-from table import Row, fmt
+from table import Row, fmt, pair_up
 
 
 @dataclass
@@ -33,12 +33,8 @@ class PathCase:
         return f"{self.impl}-{mode}-{self.api}-{self.interval:g}s"
 
     def as_json(self) -> dict[str, Any]:
-        fields = {
-            "impl": self.impl,
-            "deferrable": self.deferrable,
-            "api": self.api,
-            "interval": self.interval,
-        }
+        """As the results record it: what the case is, then its figures (or ``error``)."""
+        fields = {key: getattr(self, key) for key in ("impl", "deferrable", "api", "interval")}
         return {"name": self.name, **fields, **self.result}
 
 
@@ -164,29 +160,23 @@ def start(
 
 def rows(paths: list[dict[str, Any]]) -> list[Row]:
     """Blocking then deferrable, public then config API, by interval; then the attempt-log total."""
-    by_key = {(c["deferrable"], c["api"], c["interval"], c["impl"]): c for c in paths}
+    pairs = pair_up(paths, lambda c: (c["deferrable"], c["api"], c["interval"]))
     intervals = dict.fromkeys(c["interval"] for c in paths)
     out = []
     for deferrable, api, interval in itertools.product((False, True), ("public", "config"), intervals):
-        pair = [by_key.get((deferrable, api, interval, impl)) for impl in ("ours", "official")]
-        if pair == [None, None]:
+        if (pair := pairs.get((deferrable, api, interval))) is None:
             continue
         mode = "deferrable (submit + trigger)" if deferrable else "blocking (operator)"
         ended = "trigger event" if deferrable else "task end"
         where, params = f"{api} API, {interval:g} s", {"interval": interval}
         label = f"3. {mode}, {where}: requests / TCP per sync"
         out.append(Row("paths.requests", label, *pair, _requests, params=params))
-        out.append(
-            Row("paths.detect", f"4. {ended} after job end, {where} (s)", *pair, _detect, params=params)
-        )
+        label = f"4. {ended} after job end, {where} (s)"
+        out.append(Row("paths.detect", label, *pair, _detect, params=params))
     if paths:
         label = "3. attempt-log downloads (config jobs/get) while polling, all syncs above"
         totals = [_log_downloads(paths, impl) for impl in ("ours", "official")]
-        out.append(
-            Row(
-                "paths.log_downloads", label, *totals, lambda t: f"{t['log_downloads']} of {t['polls']} polls"
-            )
-        )
+        out.append(Row("paths.log_downloads", label, *totals, _log_downloads_cell))
     return out
 
 
@@ -196,6 +186,10 @@ def _requests(c: dict[str, Any]) -> str:
 
 def _detect(c: dict[str, Any]) -> str:
     return "-" if "error" in c else fmt(c.get("detect_s"))
+
+
+def _log_downloads_cell(total: dict[str, int]) -> str:
+    return f"{total['log_downloads']} of {total['polls']} polls"
 
 
 def _log_downloads(paths: list[dict[str, Any]], impl: str) -> dict[str, int] | None:

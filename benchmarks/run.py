@@ -2,17 +2,14 @@
 
 Everything runs against the Airbyte emulator over loopback, in a process of its own
 (``emulator_server.py``) so its CPU never counts against the process under test. The official
-provider (``apache-airflow-providers-airbyte``) is installed only into ``.venv-bench``
-(``environment.py``); its measurements run in that venv's processes. Figures, a module each:
+provider runs in ``.venv-bench`` (``environment.py``). Figures, a module each, checked against the
+goals in ``table.py``; this file reads the command line and runs them:
 
-1. Triggerer scale: N ``AirbyteSyncTrigger.run()`` in one event loop (``scale.py``).
-2. Import cost of the operator, sensor and hook modules over ``import airflow.sdk`` (``import_costs.py``).
+1. Triggerer scale: N triggers in one event loop (``scale.py``).
+2. Import cost of the operator, sensor and hook modules (``import_costs.py``).
 3. Requests and TCP connections per completed sync, blocking and deferrable (``path_costs.py``).
 4. Job end to task end (``path_costs.py``; at scale, ``scale.py``).
 5. The same on a real Airflow: scheduler, triggerer and workers (``airflow_e2e.py``; not in --quick).
-
-The goals each figure is checked against are in ``table.py``. This file only reads the command
-line and runs the figures.
 
     python benchmarks/run.py                 # the default run (a few minutes)
     python benchmarks/run.py --quick --no-official   # smoke run, under a minute

@@ -13,7 +13,7 @@ from typing import Any
 
 from children import Emulators, LineProcess
 from environment import log
-from table import Row, fmt, number
+from table import Row, fmt, number, pair_up
 
 PENDING_S = 0.5  # each job pends this long before it runs
 # The official SDK renews a token 60 s before it expires (airbyte_api ClientCredentialsHook).
@@ -149,14 +149,6 @@ def measure_all(emu: Emulators, runs: dict[int, list[str]], w: Workload) -> list
     return out
 
 
-def _by_n(scale: list[dict[str, Any]]) -> dict[int, tuple[dict[str, Any] | None, dict[str, Any] | None]]:
-    """Per N, in the order run: the run of ours and the official one (``None`` where not run)."""
-    runs = {(r["n"], r["impl"]): r for r in scale}
-    return {
-        n: (runs.get((n, "ours")), runs.get((n, "official"))) for n in dict.fromkeys(r["n"] for r in scale)
-    }
-
-
 # Figure 1's rows at each N: goal key, what, cell, the field shown as official / ours.
 ROWS = [
     ("scale.lag", "poll lag p50 / p99 (s)", number("lag_p50", "lag_p99", digits=3), "lag_p99"),
@@ -171,7 +163,7 @@ def rows(scale: list[dict[str, Any]]) -> list[Row]:
     """Figure 1, per N in increasing order."""
     return [
         Row(key, f"1. N={n:,}: {what}", *runs, cell, ratio_of, {"n": n})
-        for n, runs in sorted(_by_n(scale).items())
+        for n, runs in sorted(pair_up(scale, lambda run: run["n"]).items())
         for key, what, cell, ratio_of in ROWS
     ]
 
@@ -182,7 +174,7 @@ def detect_rows(scale: list[dict[str, Any]], interval: float) -> list[Row]:
     cell, params = number("detect_p50", "detect_p99"), {"interval": interval}
     return [
         Row("scale.detect", label.format(n, interval), *runs, cell, "detect_p99", params)
-        for n, runs in _by_n(scale).items()
+        for n, runs in pair_up(scale, lambda run: run["n"]).items()
         if runs[0] is not None
     ]
 

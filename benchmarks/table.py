@@ -80,6 +80,14 @@ GOALS = [
 ]
 
 
+def pair_up(records: list[Record], key: Callable[[Record], Any]) -> dict[Any, list[Record | None]]:
+    """Per ``key``, in the order first seen: ``[ours, official]`` (``None`` where not measured)."""
+    out: dict[Any, list[Record | None]] = {}
+    for record in records:
+        out.setdefault(key(record), [None, None])[record["impl"] == "official"] = record
+    return out
+
+
 def fmt(value: Any, digits: int = 2) -> str:
     """A value as a cell: ``-`` for none or NaN, ``digits`` decimals, none from 100 on."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
