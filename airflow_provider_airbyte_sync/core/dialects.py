@@ -167,8 +167,22 @@ class Dialect:
     def get_connection(self, connection_id: str) -> Generator[Request, Response, AirbyteConnection]:
         raise NotImplementedError
 
-    def submit(self, connection_id: str, job_type: str) -> Generator[Request, Response, AirbyteJob]:
+    def create_kind(self, job_type: str) -> str:
+        """The job type a create for ``job_type`` is sent as, by what this server is known to have."""
+        return job_type
+
+    def submit(self, connection_id: str, kind: str) -> Generator[Request, Response, AirbyteJob | None]:
+        """Send one create to ``kind``'s endpoint; ``None``: this server has no such endpoint (nothing
+        was made; :meth:`create_kind` now names its predecessor).
+        """
         raise NotImplementedError
+
+    def create(self, connection_id: str, job_type: str) -> Generator[Request, Response, AirbyteJob]:
+        """Create a job of ``job_type``, as its predecessor where this server lacks its endpoint."""
+        while True:
+            job = yield from self.submit(connection_id, self.create_kind(job_type))
+            if job is not None:
+                return job
 
     def get_job(self, job_id: int) -> Generator[Request, Response, AirbyteJob]:
         raise NotImplementedError
@@ -225,6 +239,7 @@ class ConfigDialect(Dialect):
         super().__init__(settings, conn_id)
         self._job_path_index = 0
         self._no_clear_type = False
+        self._no_clear_endpoint = False
 
     def check_credentials(self) -> Generator[Request, Response, None]:
         body = {"configTypes": ["sync"], "configId": NIL_UUID, "pagination": {"pageSize": 1, "rowOffset": 0}}
@@ -236,15 +251,18 @@ class ConfigDialect(Dialect):
         response = yield Request("POST", "connections/get", json={"connectionId": connection_id})
         return self._read_connection(response, connection_id)
 
-    def submit(self, connection_id: str, job_type: str) -> Generator[Request, Response, AirbyteJob]:
+    def create_kind(self, job_type: str) -> str:
+        # Servers before 2026 have no clear endpoint; reset is its predecessor (and makes a reset).
+        return "reset" if job_type == "clear" and self._no_clear_endpoint else job_type
+
+    def submit(self, connection_id: str, kind: str) -> Generator[Request, Response, AirbyteJob | None]:
         path = {"sync": "connections/sync", "reset": "connections/reset", "clear": "connections/clear"}
-        request = Request("POST", path[job_type], json={"connectionId": connection_id}, kind="create")
-        response = yield request
-        if job_type == "clear" and response.status == 404 and not says_not_found(response, "connection"):
-            # Servers before 2026 have no clear endpoint; reset is its predecessor.
-            response = yield replace(request, url=path["reset"])
-        self._raise(response, f"start a {job_type} of connection", connection_id, resource="connection")
-        return _read_job(response, f"start a {job_type}", job_from_config)
+        response = yield Request("POST", path[kind], json={"connectionId": connection_id}, kind="create")
+        if kind == "clear" and response.status == 404 and not says_not_found(response, "connection"):
+            self._no_clear_endpoint = True
+            return None
+        self._raise(response, f"start a {kind} of connection", connection_id, resource="connection")
+        return _read_job(response, f"start a {kind}", job_from_config)
 
     def get_job(self, job_id: int) -> Generator[Request, Response, AirbyteJob]:
         while True:
@@ -325,11 +343,11 @@ class PublicDialect(Dialect):
         response = yield Request("GET", f"connections/{connection_id}")
         return self._read_connection(response, connection_id)
 
-    def submit(self, connection_id: str, job_type: str) -> Generator[Request, Response, AirbyteJob]:
-        body = {"connectionId": connection_id, "jobType": job_type}
+    def submit(self, connection_id: str, kind: str) -> Generator[Request, Response, AirbyteJob | None]:
+        body = {"connectionId": connection_id, "jobType": kind}
         response = yield Request("POST", "jobs", json=body, kind="create")
-        self._raise(response, f"start a {job_type} of connection", connection_id, resource="connection")
-        return _read_job(response, f"start a {job_type}", job_from_public)
+        self._raise(response, f"start a {kind} of connection", connection_id, resource="connection")
+        return _read_job(response, f"start a {kind}", job_from_public)
 
     def get_job(self, job_id: int) -> Generator[Request, Response, AirbyteJob]:
         response = yield Request("GET", f"jobs/{job_id}")

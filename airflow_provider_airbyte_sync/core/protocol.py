@@ -77,10 +77,12 @@ STATE_TABLE: tuple[tuple[str, str, str, str], ...] = (
     ),
     (
         "sent",
-        "a create went out (persisted before sending); no answer has said what came of it",
+        "a create went out (persisted before sending, with the job type it was sent as); no answer has "
+        "said what came of it",
         f"reads the job listing ({len(RECONCILE_PAUSES_S)} times over {sum(RECONCILE_PAUSES_S):g} s: it "
-        "may lag) for a job of this kind newer than the note "
-        "and created while one of its creates was being handled: ours. None: sends the create again "
+        "may lag) for a job newer than the note, of the type one of its creates was sent as (a clear "
+        "goes out as a reset only to a server without a clear endpoint, recorded before it is sent) "
+        "and created while that create was being handled: ours. None: sends the create again "
         f"(at most {SENDS_PER_TRY} per try); a 409 then is ours only if the running job passes the same test",
         "_after_unknown, _look_for_ours, _refused_after_unknown",
     ),
@@ -200,7 +202,7 @@ def _fresh(dialect: Dialect, ask: Ask, clock: Callable[[], float], floor: int = 
             return (yield from _busy(dialect, ask, running))
     for _ in range(REFUSED_ROUNDS):
         note = max(floor, (yield from dialect.newest_job_id(ask.connection_id, ask.job_type)))
-        record = _record(ask, "sent", None, note=note, sent_at=(clock(),))
+        record = _sending(_record(ask, "sent", None, note=note), dialect, ask, clock)
         yield Persist(record)
         outcome = yield from _send(dialect, ask, record, clock, SENDS_PER_TRY - 1)
         if outcome is not None:
@@ -226,7 +228,7 @@ def _send(
     record that says what was done.
     """
     try:
-        job = yield from dialect.submit(ask.connection_id, ask.job_type)
+        job = yield from dialect.submit(ask.connection_id, record.sent_kinds[-1])
     except AirbyteSyncAlreadyRunning:
         unsent = yield from _made_nothing(ask, record)
         if after_unknown:
@@ -242,6 +244,12 @@ def _send(
             raise
         yield Log(logging.WARNING, f"The request to start a {ask.job_type} has an unknown outcome: {exc}")
         return (yield from _after_unknown(dialect, ask, record, clock, resends))
+    if job is None:
+        # This server has no endpoint of that kind (nothing was made): send it as its predecessor,
+        # recorded first, since its job is of that other type.
+        record = _sending(_unsent(record), dialect, ask, clock)
+        yield Persist(record)
+        return (yield from _send(dialect, ask, record, clock, resends, after_unknown))
     return (yield from _own(ask, job, "was created by this task"))
 
 
@@ -257,10 +265,22 @@ def _maybe_created(error: AirbyteError) -> bool:
 
 def _made_nothing(ask: Ask, record: StartRecord) -> Generator:
     """Persist that the last create made nothing: it must never open a window for a later job."""
-    earlier = record.sent_at[:-1]
-    unsent = replace(record, sent_at=earlier) if earlier else _record(ask, "waiting", None)
+    unsent = _unsent(record) if len(record.sent_at) > 1 else _record(ask, "waiting", None)
     yield Persist(unsent)
     return unsent
+
+
+def _sending(record: StartRecord, dialect: Dialect, ask: Ask, clock: Callable[[], float]) -> StartRecord:
+    """``record`` with one more create about to go out: when, and as what job type."""
+    kind = dialect.create_kind(ask.job_type)
+    return replace(
+        record, state="sent", sent_at=(*record.sent_at, clock()), sent_kinds=(*record.sent_kinds, kind)
+    )
+
+
+def _unsent(record: StartRecord) -> StartRecord:
+    """``record`` without its last create (which made nothing)."""
+    return replace(record, sent_at=record.sent_at[:-1], sent_kinds=record.sent_kinds[:-1])
 
 
 def _after_unknown(
@@ -277,8 +297,13 @@ def _after_unknown(
             f"{len(RECONCILE_PAUSES_S)} times over {sum(RECONCILE_PAUSES_S):.1f}s). As far as Airbyte "
             "shows, nothing was started; a retry of this task looks again before it creates anything."
         )
+    if ask.job_type != "sync":
+        # As before the first send: Airbyte cancels a running job for a reset or clear, no 409.
+        running = yield from dialect.find_running_job(ask.connection_id)
+        if running is not None:
+            return (yield from _whose_running(dialect, ask, record, running))
     yield Log(logging.WARNING, "Airbyte lists no job of that request: sending it once more.")
-    again = replace(record, sent_at=(*record.sent_at, clock()))
+    again = _sending(record, dialect, ask, clock)
     yield Persist(again)
     return (yield from _send(dialect, ask, again, clock, resends - 1, after_unknown=True))
 
@@ -317,17 +342,23 @@ def _refuse_unknown_times(jobs: list[AirbyteJob], ask: Ask, record: StartRecord)
 
 
 def _could_be_ours(job: AirbyteJob, ask: Ask, record: StartRecord, dialect: Dialect) -> bool:
-    if record.note is None or job.job_id <= record.note or not same_kind(ask.job_type, job.job_type):
+    if record.note is None or job.job_id <= record.note:
         return False
     if job.connection_id not in (None, ask.connection_id):
         return False
     if not record.sent_at or job.created_at is None:
         return False  # no time to hold it against: never evidence
-    # Only while one of our creates was being handled (from its send to its read timeout).
+    # Only of the type one of our creates was sent as (a clear sent as a reset makes a reset, and
+    # only then), while it was being handled (from its send to its read timeout).
     created = job.created_at.timestamp()
     handling = dialect.settings.create_timeout
+    known = len(record.sent_kinds) == len(record.sent_at)
+    kinds = record.sent_kinds if known else ("",) * len(record.sent_at)
+    sends = zip(record.sent_at, kinds, strict=True)
     return any(
-        sent - CLOCK_MARGIN_S <= created <= sent + handling + CLOCK_MARGIN_S for sent in record.sent_at
+        (job.job_type == kind if kind else same_kind(ask.job_type, job.job_type))
+        and sent - CLOCK_MARGIN_S <= created <= sent + handling + CLOCK_MARGIN_S
+        for sent, kind in sends
     )
 
 
@@ -340,6 +371,11 @@ def _refused_after_unknown(dialect: Dialect, ask: Ask, record: StartRecord) -> G
             "no clear answer, and Airbyte now says a sync is running but lists none. Nothing more was "
             "started; a retry of this task looks for the job again."
         )
+    return (yield from _whose_running(dialect, ask, record, running))
+
+
+def _whose_running(dialect: Dialect, ask: Ask, record: StartRecord, running: AirbyteJob) -> Generator:
+    """A job runs while a create of ours has an unknown outcome: ours if it passes the test, else busy."""
     if _could_be_ours(running, ask, record, dialect):
         return (
             yield from _own(

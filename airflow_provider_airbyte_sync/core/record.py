@@ -59,6 +59,7 @@ class StartRecord:
     job_id: int | None = None  # owned, attached, waiting (None: a 409 with no running job listed)
     note: int | None = None  # sent: the newest job id of the connection before the first create
     sent_at: tuple[float, ...] = ()  # sent: epoch seconds each create went out (outcomes unknown)
+    sent_kinds: tuple[str, ...] = ()  # sent: the job type each of them was sent as (the job it makes)
     version: int = RECORD_VERSION
 
     @property
@@ -69,6 +70,7 @@ class StartRecord:
         out = asdict(self)
         out["generation"] = asdict(self.generation)
         out["sent_at"] = list(self.sent_at)
+        out["sent_kinds"] = list(self.sent_kinds)
         return out
 
     @classmethod
@@ -97,6 +99,7 @@ class StartRecord:
             job_id=job_id_or_none(data.get("job_id")),
             note=data.get("note"),
             sent_at=tuple(float(when) for when in data.get("sent_at") or ()),
+            sent_kinds=tuple(str(kind) for kind in data.get("sent_kinds") or ()),
         )
 
 

@@ -258,7 +258,7 @@ class AirbyteHook(BaseHook):
         """
         job_type = values.check_job_type(job_type)
         connection = self.check_active(connection_id)
-        return self.run(self.dialect.submit(connection.connection_id, job_type))
+        return self.run(self.dialect.create(connection.connection_id, job_type))
 
     def submit_sync_connection(self, connection_id: str) -> AirbyteJob:
         """Start a sync of the connection (the official provider's name for it)."""
