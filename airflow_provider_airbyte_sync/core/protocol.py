@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -45,6 +45,7 @@ from airflow_provider_airbyte_sync.core.record import (
     Started,
     StartRecord,
     StateName,
+    Steps,
 )
 from airflow_provider_airbyte_sync.core.status import AirbyteJob, same_kind
 from airflow_provider_airbyte_sync.core.wire import outcome_unknown
@@ -137,15 +138,18 @@ def start(
         record = None
     if record is not None:
         outcome = yield from _take_up(dialect, ask, record, clock)
-        if outcome is _ELSEWHERE:
+        if isinstance(outcome, _Elsewhere):
             floor = 0  # its ids are another Airbyte's: they say nothing about this one's
         elif outcome is not None:
             return outcome
     return (yield from _fresh(dialect, ask, clock, floor))
 
 
-# What _take_up answers when the stored job is another Airbyte's (start afresh, note from zero).
-_ELSEWHERE: Any = object()
+class _Elsewhere:
+    """What _take_up answers when the stored job is another Airbyte's (start afresh, note from zero)."""
+
+
+_ELSEWHERE = _Elsewhere()
 
 
 def _same_task(ask: Ask, record: StartRecord) -> bool:
@@ -156,7 +160,9 @@ def _same_task(ask: Ask, record: StartRecord) -> bool:
     )
 
 
-def _take_up(dialect: Dialect, ask: Ask, record: StartRecord, clock: Callable[[], float]) -> Generator:
+def _take_up(
+    dialect: Dialect, ask: Ask, record: StartRecord, clock: Callable[[], float]
+) -> Steps[Outcome | _Elsewhere | None]:
     """What an earlier try left: the outcome to go on with, or ``None`` to start afresh."""
     if record.state == "sent":
         return (yield from _after_unknown(dialect, ask, record, clock, SENDS_PER_TRY))
@@ -221,7 +227,7 @@ def _send(
     clock: Callable[[], float],
     resends: int,
     after_unknown: bool = False,
-) -> Generator:
+) -> Steps[Outcome | None]:
     """Send the create persisted in ``record``; ``None``: refused with nothing running (note afresh).
 
     What an answer proves is persisted before the next request, so a kill at any point leaves a
@@ -263,7 +269,7 @@ def _maybe_created(error: AirbyteError) -> bool:
     return outcome_unknown(error) and not (isinstance(status, int) and 400 <= status < 500)
 
 
-def _made_nothing(ask: Ask, record: StartRecord) -> Generator:
+def _made_nothing(ask: Ask, record: StartRecord) -> Steps[StartRecord]:
     """Persist that the last create made nothing: it must never open a window for a later job."""
     unsent = _unsent(record) if len(record.sent_at) > 1 else _record(ask, "waiting", None)
     yield Persist(unsent)
@@ -285,7 +291,7 @@ def _unsent(record: StartRecord) -> StartRecord:
 
 def _after_unknown(
     dialect: Dialect, ask: Ask, record: StartRecord, clock: Callable[[], float], resends: int
-) -> Generator:
+) -> Steps[Outcome | None]:
     """A create went out and no answer said what came of it: find its job, or send once more."""
     mine = yield from _look_for_ours(dialect, ask, record)
     if mine is not None:
@@ -308,7 +314,7 @@ def _after_unknown(
     return (yield from _send(dialect, ask, again, clock, resends - 1, after_unknown=True))
 
 
-def _look_for_ours(dialect: Dialect, ask: Ask, record: StartRecord) -> Generator:
+def _look_for_ours(dialect: Dialect, ask: Ask, record: StartRecord) -> Steps[Started | None]:
     """The job our unanswered create made, read patiently from a listing that may lag, or ``None``."""
     for pause in RECONCILE_PAUSES_S:
         if pause:
@@ -362,7 +368,7 @@ def _could_be_ours(job: AirbyteJob, ask: Ask, record: StartRecord, dialect: Dial
     )
 
 
-def _refused_after_unknown(dialect: Dialect, ask: Ask, record: StartRecord) -> Generator:
+def _refused_after_unknown(dialect: Dialect, ask: Ask, record: StartRecord) -> Flow:
     """A 409 to a create sent after an earlier one had no answer: whose job runs?"""
     running = yield from dialect.find_running_job(ask.connection_id)
     if running is None:
@@ -374,7 +380,7 @@ def _refused_after_unknown(dialect: Dialect, ask: Ask, record: StartRecord) -> G
     return (yield from _whose_running(dialect, ask, record, running))
 
 
-def _whose_running(dialect: Dialect, ask: Ask, record: StartRecord, running: AirbyteJob) -> Generator:
+def _whose_running(dialect: Dialect, ask: Ask, record: StartRecord, running: AirbyteJob) -> Flow:
     """A job runs while a create of ours has an unknown outcome: ours if it passes the test, else busy."""
     if _could_be_ours(running, ask, record, dialect):
         return (
@@ -387,7 +393,7 @@ def _whose_running(dialect: Dialect, ask: Ask, record: StartRecord, running: Air
     return (yield from _busy(dialect, ask, running))
 
 
-def _busy(dialect: Dialect, ask: Ask, running: AirbyteJob) -> Generator:
+def _busy(dialect: Dialect, ask: Ask, running: AirbyteJob) -> Flow:
     """Another party's job runs: attach to it, wait for it, or fail, as ``if_running`` says."""
     if ask.if_running == "attach" and same_kind(ask.job_type, running.job_type):
         yield Persist(_record(ask, "attached", running.job_id))
@@ -409,7 +415,7 @@ def _busy(dialect: Dialect, ask: Ask, running: AirbyteJob) -> Generator:
     return Busy(running)
 
 
-def _own(ask: Ask, job: AirbyteJob, why: str) -> Generator:
+def _own(ask: Ask, job: AirbyteJob, why: str) -> Steps[Started]:
     yield Persist(_record(ask, "owned", job.job_id))
     yield Log(logging.INFO, f"Airbyte job {job.job_id} {why}.")
     return Started(job, owned=True)

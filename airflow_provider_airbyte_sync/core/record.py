@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from airflow_provider_airbyte_sync.core.errors import AirbyteConfigError
 from airflow_provider_airbyte_sync.core.status import AirbyteJob
@@ -111,7 +111,7 @@ def _from_version_1(data: Mapping[str, Any]) -> StartRecord | None:
     README's upgrade note says what that can cost).
     """
     generation = Generation(int(data.get("clear_number") or 0), data.get("max_tries"))
-    common = {
+    common: dict[str, Any] = {
         "connection_id": str(normal_uuid(data.get("connection_id"))),
         "job_type": str(data.get("job_type") or "sync"),
         "generation": generation,
@@ -163,7 +163,9 @@ class Busy:
 
 
 Outcome = Started | Busy
-Flow = Generator[Effect, Any, Outcome]
+T = TypeVar("T")
+Steps = Generator[Effect, Any, T]  # a flow that yields effects and answers a T
+Flow = Steps[Outcome]
 
 
 def check_if_running(if_running: Any) -> str:

@@ -262,7 +262,7 @@ def settings_from_airflow(conn: Any) -> Settings:
     if conn.extra:
         try:
             extra = json.loads(conn.extra)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise AirbyteConfigError(
                 f"Airflow connection {conn.conn_id!r}: the Extra field is not valid JSON ({exc.msg} at "
                 f"position {exc.pos}). Fix it in Admin > Connections."

@@ -96,7 +96,7 @@ def airbyte_message(response: Response, limit: int = 300) -> str:
     except (ValueError, UnicodeDecodeError):
         return response.body[:limit].decode("utf-8", "replace").strip()
     if isinstance(body, Mapping):
-        data = body.get("data") if isinstance(body.get("data"), Mapping) else {}
+        data: Mapping[str, Any] = body["data"] if isinstance(body.get("data"), Mapping) else {}
         for value in (data.get("message"), body.get("message"), body.get("detail"), body.get("title")):
             if value:
                 return str(value)[:limit]
@@ -158,7 +158,7 @@ def says_not_found(response: Response, resource: Resource) -> bool:
     if not isinstance(body, Mapping) or response.status not in statuses:
         return False
     if response.status == 404 and "resource-not-found" in problem_title(response):
-        data = body.get("data") if isinstance(body.get("data"), Mapping) else {}
+        data: Mapping[str, Any] = body["data"] if isinstance(body.get("data"), Mapping) else {}
         return data.get("resourceType") != "path"
     if words in str(body.get("message") or "").lower():
         return True

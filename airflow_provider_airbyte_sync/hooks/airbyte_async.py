@@ -155,9 +155,10 @@ class AsyncAirbyteClient:
                 if token is None:
                     from airflow.sdk.log import amask_secret
 
-                    token, lifetime = await self.run(token_flow(settings, self.airbyte_conn_id))
-                    await amask_secret(token)
-                    self.tokens.put(settings.cache_key, token, lifetime, time.monotonic())
+                    fresh, lifetime = await self.run(token_flow(settings, self.airbyte_conn_id))
+                    await amask_secret(fresh)
+                    self.tokens.put(settings.cache_key, fresh, lifetime, time.monotonic())
+                    return fresh
         return token
 
     async def _send_once(self, plan: transport.Plan) -> Response:
