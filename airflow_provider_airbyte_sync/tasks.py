@@ -1,7 +1,7 @@
 """What the operator and the sensor share: argument checks, trigger events, XCom keys.
 
 Light on purpose: DAG parsing imports the operator and sensor modules, which import this one and
-nothing heavier; the hook, the client and the trigger are imported when a task runs.
+nothing heavier; the hook, the core and the trigger are imported when a task runs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_airbyte_sync.errors import AirbyteJobFailed, AirbyteTimeout
+from airflow_provider_airbyte_sync.core.errors import AirbyteJobFailed, AirbyteTimeout
 
 SUMMARY_XCOM = "airbyte_job"
 URL_XCOM = "airbyte_job_url"

@@ -18,11 +18,15 @@ import statistics
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from table import Row
+
 ROOT = Path(__file__).resolve().parent.parent
+MODES = ("blocking", "deferred")
 DAG_FILE = """
 from datetime import datetime
 from airflow.sdk import DAG
@@ -106,9 +110,39 @@ def _seen_at(airflow: Any, mode: str, dag_id: str, run_id: str, job_id: int) -> 
 
 
 def summary(values: list[float]) -> str:
+    """Median / max, as the table shows them."""
     if not values:
         return "-"
     return f"{statistics.median(values):.2f} / {max(values):.2f}"
+
+
+def rows(real: dict[str, Any]) -> list[Row]:
+    """Two rows per mode, ours only (no goals: Airflow's share is not this provider's)."""
+    label = "5. real Airflow, {}, {:g} s polls, {} runs: {} (s, median / max)"
+    parts = (("job end to task end", "total"), ("of it, Airflow's share after the poll", "airflow"))
+    return [
+        Row(
+            "real",
+            label.format(mode, real["interval"], real["runs"], what),
+            real[mode],
+            None,
+            _summary_of(key),
+        )
+        for mode in MODES
+        for what, key in parts
+    ]
+
+
+def _summary_of(key: str) -> Callable[[dict[str, Any]], str]:
+    return lambda part: summary(part[key])
+
+
+def notes(real: dict[str, Any]) -> list[str]:
+    return [
+        f"real Airflow {mode}: job end to the poll that saw it {real[mode]['seen']} s, then to the task's "
+        f"recorded end {real[mode]['airflow']} s (Airflow's share), runs failed: {real['failed']}"
+        for mode in MODES
+    ]
 
 
 if __name__ == "__main__":

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from airflow_provider_airbyte_sync import client
-
 
 @pytest.fixture(autouse=True)
 def _fresh_token_cache() -> Iterator[None]:
-    """Tests must not see each other's tokens (the cache is process-wide on purpose)."""
-    client.TOKENS._tokens.clear()
+    """Tests must not see each other's tokens (each transport's cache is process-wide on purpose).
+
+    Only transports already imported are touched: importing them here would import Airflow early.
+    """
+    _clear_tokens()
     yield
-    client.TOKENS._tokens.clear()
+    _clear_tokens()
+
+
+def _clear_tokens() -> None:
+    for name in ("airbyte", "airbyte_async"):
+        module = sys.modules.get(f"airflow_provider_airbyte_sync.hooks.{name}")
+        if module is not None:
+            module.TOKENS._tokens.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +49,7 @@ def _quick_reconcile(monkeypatch: pytest.MonkeyPatch) -> None:
 
     The rule is the same; only the pauses between the listing reads are shorter.
     """
-    from airflow_provider_airbyte_sync import protocol
+    from airflow_provider_airbyte_sync.core import protocol
 
     monkeypatch.setattr(protocol, "RECONCILE_PAUSES_S", QUICK_RECONCILE_PAUSES_S)
 

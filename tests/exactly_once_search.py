@@ -41,7 +41,9 @@ the task had the retries to outlast the faults); then the invariants are checked
 
 * I1 no duplicate: within one generation of a task (a Clear starts a new one), no job is created
   while an earlier job of that generation has not failed or been cancelled (it is running, or it
-  succeeded: the intended sync already ran).
+  succeeded: the intended sync already ran), unless the generation had taken another party's job
+  for its own in the documented ambiguity below and that job failed first (its own job ran on
+  unwatched, as I4 says, and the new sync is the one it believed still due).
 * I2 no foreign cancel: every cancel sent during a task's steps targets a job that task created
   (any generation).
 * I3 a success is the task's own: a try that returns returns a job id J that its XCom
@@ -123,7 +125,7 @@ from typing import Any
 if __name__ == "__main__":  # before Airflow is imported: its logging reads this once
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "CRITICAL")
 
-from airflow_provider_airbyte_sync.protocol import CLOCK_MARGIN_S
+from airflow_provider_airbyte_sync.core.protocol import CLOCK_MARGIN_S
 from airflow_provider_airbyte_sync.testing import DEFAULT_WORKSPACE_ID, AirbyteEmulator, SyncAlreadyRunning
 
 RETRIES = 2
@@ -424,6 +426,7 @@ class Try:
     job_at_return: dict[str, Any] | None = None
     killed_at: float | None = None
     killed_in_create: bool = False
+    owned: set[int] = field(default_factory=set)  # job ids this try stored as its own
 
 
 @dataclass
@@ -693,7 +696,9 @@ class SequenceRun:
                 injector = runner.current
                 if injector is None:
                     return _write(key, value, **kwargs)
-                return injector.around_write(lambda: _write(key, value, **kwargs))
+                injector.around_write(lambda: _write(key, value, **kwargs))
+                if isinstance(value, dict) and value.get("state") == "owned":
+                    injector.attempt.owned.add(value.get("job_id"))
 
             store.set = guarded
         random.seed(self.sequence["seed"])  # the provider's retry jitter, for replays
@@ -1147,6 +1152,8 @@ class Judge:
                     ended_before = earlier["ended_at"] is not None and earlier["ended_at"] < job["created_at"]
                     if earlier["status"] in FAILED and ended_before:
                         continue
+                    if self.after_taking_theirs(self.owner[job["id"]], job):
+                        continue
                     self.violations.append(
                         (
                             "I1",
@@ -1156,6 +1163,29 @@ class Judge:
                         )
                     )
                     break
+
+    def after_taking_theirs(self, attempt: Try, job: dict[str, Any]) -> bool:
+        """The generation took another party's job for its own in the documented ambiguity (stored
+        it as owned), that job failed, and ``job`` came after: its new sync, while its own first job ran
+        on unwatched (the same ambiguity, as in I4).
+        """
+        tries = [t for t in self.run.tasks[attempt.task].tries if t.generation == attempt.generation]
+        for pair in self.unknowable:
+            theirs = self.jobs.get(pair[2])
+            if (
+                pair[:2] == (attempt.task, attempt.generation)
+                and theirs is not None
+                and any(pair[2] in t.owned for t in tries)
+                and theirs["status"] in FAILED
+                and theirs["ended_at"] is not None
+                and theirs["ended_at"] < job["created_at"]
+            ):
+                self.excused.add(pair)
+                self.run.note(
+                    f"unknowable: {self.label(attempt)} took {self.job_line(pair[2])}, which failed"
+                )
+                return True
+        return False
 
     def no_foreign_cancel(self) -> None:
         for exchange in self.exchanges:
@@ -1468,13 +1498,14 @@ def _quiet() -> None:
     """Stand-alone runs: triggers fire at once and an unanswered create is looked for over 0.35 s,
     as in the test suite (listing lags are counted in reads), and Airflow logs nothing.
     """
-    from airflow_provider_airbyte_sync import client, protocol, tasks
+    from airflow_provider_airbyte_sync import tasks
+    from airflow_provider_airbyte_sync.core import protocol, retry
     from tests.conftest import QUICK_RECONCILE_PAUSES_S
 
     if hasattr(tasks, "DEFER_SETTLE_S"):
         tasks.DEFER_SETTLE_S = 0.0
     protocol.RECONCILE_PAUSES_S = QUICK_RECONCILE_PAUSES_S
-    client.BACKOFF_BASE_S = BACKOFF_BASE_S
+    retry.BACKOFF_BASE_S = BACKOFF_BASE_S
 
 
 def main(argv: list[str] | None = None) -> int:

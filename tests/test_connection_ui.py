@@ -27,7 +27,8 @@ from typing import Any
 import pytest
 import requests
 
-from airflow_provider_airbyte_sync import client, get_provider_info
+from airflow_provider_airbyte_sync import get_provider_info
+from airflow_provider_airbyte_sync.core.settings import settings_from_connection
 from airflow_provider_airbyte_sync.testing import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -552,7 +553,7 @@ def test_add_test_and_save_a_connection_in_the_browser(
                 "proxies": None,
                 "web_url": web_url,
             }
-            settings = client.settings_from_connection(
+            settings = settings_from_connection(
                 conn_id=conn_id,
                 conn_type=stored["conn_type"],
                 host=stored["host"],

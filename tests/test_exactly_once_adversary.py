@@ -7,12 +7,13 @@ its docstring names the promise and the rule of ``protocol.py`` that once broke 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from typing import Any
 
 import pytest
 
-from airflow_provider_airbyte_sync.errors import AirbyteError, AirbyteTimeout
+from airflow_provider_airbyte_sync.core.errors import AirbyteError, AirbyteTimeout
 from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 from airflow_provider_airbyte_sync.operators.airbyte import STATE_KEY
 from airflow_provider_airbyte_sync.testing import TERMINAL_STATUSES
@@ -125,16 +126,11 @@ def test_a_create_that_never_connected_opens_no_window_for_a_later_job(
     conn = connection(airbyte, **QUICK)
     real_send_once = AirbyteHook._send_once
 
-    def refused_create(self: AirbyteHook, request: Any, authorization: Any) -> Any:
-        if request.kind == "create":
+    def refused_create(self: AirbyteHook, plan: Any) -> Any:
+        if plan.method == "POST" and plan.url.endswith("/connections/sync"):
             # nothing listens there: a genuine "connection refused" through the real code path
-            request = type(request)(
-                request.method,
-                "http://127.0.0.1:9/api/v1/connections/sync",
-                json=request.json,
-                kind=request.kind,
-            )
-        return real_send_once(self, request, authorization)
+            plan = dataclasses.replace(plan, url="http://127.0.0.1:9/api/v1/connections/sync")
+        return real_send_once(self, plan)
 
     run = Run()
     monkeypatch.setattr(AirbyteHook, "_send_once", refused_create)
@@ -334,7 +330,7 @@ def test_a_huge_timeout_is_refused_before_any_request(airbyte_at: Any) -> None:
     `positive_seconds` accepts `timeout=1e15`; `_defer_on` then builds `timedelta(seconds=1e15 + 300)`,
     which overflows AFTER the create: the task fails with a bare OverflowError while its job runs on,
     and every retry re-attaches and fails the same way. Unfriendly (no duplicate, no cancel).
-    Rule at fault: `_validate` / `client.positive_seconds` (no upper bound).
+    Rule at fault: `_validate` / `positive_seconds` (no upper bound).
     """
     airbyte = airbyte_at()
     conn = connection(airbyte, **QUICK)

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
-from airflow_provider_airbyte_sync.errors import (
+from airflow_provider_airbyte_sync.core.errors import (
     AirbyteConfigError,
     AirbyteError,
     AirbyteSyncAlreadyRunning,
@@ -464,6 +464,29 @@ def test_a_clear_on_a_server_without_clear_starts_exactly_one_reset(airbyte_at: 
     returned = run_to_end(operator(conn, job_type="clear"), Run().context())
     jobs = [(job["id"], job["job_type"], job["status"]) for job in api_jobs(airbyte)]
     assert jobs == [(returned, "reset", "succeeded")]
+
+
+def test_a_clear_sent_as_a_reset_whose_answer_is_lost_takes_that_reset_as_its_job(airbyte_at: Any) -> None:
+    airbyte = airbyte_at("config", server_version="2022")
+    conn = connection(airbyte, **QUICK)
+    airbyte.add_fault(r"/api/v1/connections/reset$", drop=True, after=True)
+    lag_listing(airbyte, "config", reads=2)
+    returned, errors = run_tries(Run(), lambda: operator(conn, job_type="clear"))
+    jobs = [(job["id"], job["job_type"], job["status"]) for job in api_jobs(airbyte)]
+    assert jobs == [(returned, "reset", "succeeded")], errors
+
+
+def test_a_clear_never_takes_another_partys_reset_for_its_own(airbyte_at: Any) -> None:
+    airbyte = airbyte_at("config")
+    conn = connection(airbyte, **SLOW)
+    theirs: list[int] = []
+    # Another party's reset lands just as our clear goes out, and our clear is lost on the way.
+    airbyte.on_request(r"/connections/clear$", lambda: theirs.append(airbyte.start_job(conn, "reset")))
+    airbyte.add_fault(r"/connections/clear$", drop=True)
+    with pytest.raises(AirbyteSyncAlreadyRunning) as raised:
+        run_to_end(operator(conn, job_type="clear", if_running="fail"), Run().context())
+    assert names_job(str(raised.value), theirs[0])
+    assert api_jobs(airbyte) == [] and still_running(airbyte, theirs[0])  # not taken, not cancelled
 
 
 def test_if_running_fail_names_the_running_job_and_advises_wait_and_attach(airbyte_at: Any) -> None:

@@ -30,7 +30,7 @@ def world(
     emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> World:
     """The search's two emulators, audited by ``emulator_factory``; connections through ``airflow_conn``."""
-    monkeypatch.setattr("airflow_provider_airbyte_sync.client.BACKOFF_BASE_S", BACKOFF_BASE_S)
+    monkeypatch.setattr("airflow_provider_airbyte_sync.core.retry.BACKOFF_BASE_S", BACKOFF_BASE_S)
     emulators = {
         "none": emulator_factory(record=True),
         "token": emulator_factory(auth="token", token_lifetime_s=1, record=True),
@@ -525,6 +525,80 @@ FOUND: dict[str, dict[str, Any]] = {
             {"do": "lag", "reads": 2},
             {"do": "hook", "on": "list", "then": "start", "running_s": 0.077},
             {"do": "fault", "on": "create", "kind": "malformed", "count": 1},
+        ],
+    },
+    # A clear killed just before its create; another task's reset came next: a clear is sent as a
+    # reset only to a server without a clear endpoint, so that reset could never have been its job.
+    "a_clear_killed_before_its_create_and_another_party_s_reset": {
+        "seed": 111327452981459,
+        "header": {
+            "deployment": "config",
+            "auth": "none",
+            "pending_s": 0.021,
+            "running_s": 0.38,
+            "create_timeout": 0.36,
+            "read_timeout": 0.52,
+            "tasks": [
+                {
+                    "mode": "deferrable",
+                    "if_running": "wait",
+                    "timeout": 20.0,
+                    "wait_seconds": 0.025,
+                    "job_type": "reset",
+                    "upper": False,
+                },
+                {
+                    "mode": "blocking",
+                    "if_running": "fail",
+                    "timeout": 20.0,
+                    "wait_seconds": 0.045,
+                    "job_type": "clear",
+                    "upper": False,
+                },
+            ],
+        },
+        "steps": [
+            {"do": "try", "task": 1, "how": "retry", "crash": {"at": "term_before", "n": 6}, "restart": None},
+            {"do": "try", "task": 0, "how": "retry", "crash": None, "restart": None},
+        ],
+    },
+    # A lagging note, another party's sync started just before a create killed before it went out;
+    # the retry's own create is lost too: the task takes their sync (the ambiguity), it fails, and the
+    # task syncs again while its own lost sync ran on unwatched: part of the same ambiguity.
+    "another_partys_sync_taken_in_the_ambiguity_fails_then_a_new_sync": {
+        "seed": 111327452983345,
+        "header": {
+            "deployment": "public",
+            "auth": "none",
+            "pending_s": 0.062,
+            "running_s": 0.398,
+            "create_timeout": 0.32,
+            "read_timeout": 0.44,
+            "tasks": [
+                {
+                    "mode": "blocking",
+                    "if_running": "attach",
+                    "timeout": 20.0,
+                    "wait_seconds": 0.046,
+                    "job_type": "sync",
+                    "upper": False,
+                },
+                {
+                    "mode": "deferrable",
+                    "if_running": "attach",
+                    "timeout": 0.29,
+                    "wait_seconds": 0.038,
+                    "job_type": "sync",
+                    "upper": False,
+                },
+            ],
+        },
+        "steps": [
+            {"do": "lag", "reads": 3},
+            {"do": "foreign_start", "running_s": 0.065},
+            {"do": "try", "task": 0, "how": "retry", "crash": {"at": "send_before", "n": 4}, "restart": None},
+            {"do": "fault", "on": "create", "kind": "delay_after", "count": 1},
+            {"do": "foreign_end", "whose": "theirs"},
         ],
     },
 }

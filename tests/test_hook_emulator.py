@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_airbyte_sync.errors import (
+from airflow_provider_airbyte_sync.core.errors import (
     AirbyteConnectionNotActive,
     AirbyteConnectionNotFound,
     AirbyteJobFailed,
@@ -267,7 +267,7 @@ def test_stale_keep_alive_connection_on_a_create_starts_one_job(
 def test_slow_read_past_its_timeout_is_retried(
     emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("airflow_provider_airbyte_sync.client.BACKOFF_BASE_S", 0.01)
+    monkeypatch.setattr("airflow_provider_airbyte_sync.core.retry.BACKOFF_BASE_S", 0.01)
     emulator = emulator_factory()
     job_id = emulator.start_job(DEFAULT_CONNECTION_ID)
     fields = conn_fields(emulator, "public")

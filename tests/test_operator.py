@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
-from airflow_provider_airbyte_sync.errors import (
+from airflow_provider_airbyte_sync.core.errors import (
     AirbyteConfigError,
     AirbyteConnectionNotActive,
     AirbyteConnectionNotFound,
@@ -170,7 +170,7 @@ def test_stored_job_unknown_to_airbyte_starts_afresh(airbyte: Any) -> None:
 
 
 def test_crash_between_create_and_storing_the_id_adopts_the_job(airbyte: Any) -> None:
-    from airflow_provider_airbyte_sync.protocol import Generation, StartRecord
+    from airflow_provider_airbyte_sync.core.record import Generation, StartRecord
 
     run = Run()
     # the first try stored "sent" (newest job 0), created the job, then died before storing its id

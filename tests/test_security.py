@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_airbyte_sync.errors import AirbyteUnreachable
+from airflow_provider_airbyte_sync.core.errors import AirbyteUnreachable
 from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 from airflow_provider_airbyte_sync.testing import DEFAULT_CLIENT_ID, AirbyteEmulator
 from airflow_provider_airbyte_sync.triggers.airbyte import AirbyteSyncTrigger

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_airbyte_sync.client import Settings, settings_from_connection
-from airflow_provider_airbyte_sync.errors import AirbyteConfigError
+from airflow_provider_airbyte_sync.core.errors import AirbyteConfigError
+from airflow_provider_airbyte_sync.core.settings import Settings, settings_from_connection
 
 CLIENT_ID = "0da998a2-0d7b-49c7-bb6e-9f7eb9cc68a0"
 
@@ -194,7 +194,7 @@ def test_bad_connections_get_one_clear_error(fields: dict[str, Any], fix: str) -
 def test_proxy_for_the_async_path_follows_the_connection_then_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from airflow_provider_airbyte_sync.client import proxy_for
+    from airflow_provider_airbyte_sync.core.transport import proxy_for
 
     for name in (
         "http_proxy",

@@ -153,7 +153,7 @@ async def test_a_triggerer_restart_propagates_cancellation_and_the_rebuilt_trigg
 async def test_transient_errors_are_survived_and_tokens_renewed(
     emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("airflow_provider_airbyte_sync.client.BACKOFF_BASE_S", 0.01)
+    monkeypatch.setattr("airflow_provider_airbyte_sync.core.retry.BACKOFF_BASE_S", 0.01)
     emulator = emulator_factory(auth="token", token_lifetime_s=60)
     connection_id = emulator.add_connection(name="c", pending_s=0.05, running_s=100)
     job_id = start(emulator, connection_id)
@@ -174,8 +174,8 @@ async def test_transient_errors_are_survived_and_tokens_renewed(
 async def test_error_budget_then_a_clear_error(
     emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("airflow_provider_airbyte_sync.client.BACKOFF_BASE_S", 0.001)
-    monkeypatch.setattr("airflow_provider_airbyte_sync.watch.ERROR_BUDGET_S", 0.3)
+    monkeypatch.setattr("airflow_provider_airbyte_sync.core.retry.BACKOFF_BASE_S", 0.001)
+    monkeypatch.setattr("airflow_provider_airbyte_sync.core.watch.ERROR_BUDGET_S", 0.3)
     emulator = emulator_factory()
     connection_id = emulator.add_connection(name="c", pending_s=0.05, running_s=100)
     job_id = start(emulator, connection_id)
@@ -189,7 +189,7 @@ async def test_error_budget_then_a_clear_error(
 async def test_unknown_status_is_never_success(
     emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("airflow_provider_airbyte_sync.client.UNKNOWN_STATUS_GRACE_S", 0.3)
+    monkeypatch.setattr("airflow_provider_airbyte_sync.core.status.UNKNOWN_STATUS_GRACE_S", 0.3)
     emulator = emulator_factory()
     body = {
         "jobId": 77,
@@ -261,3 +261,26 @@ async def test_a_quick_ending_is_held_until_not_before_and_survives_a_restart(
     past = time.time() - 5
     (event,) = await collect(AirbyteSyncTrigger(job_id, conn_id, poll_interval=0.05, not_before=past))
     assert event["status"] == "succeeded" and sleeps and max(sleeps) <= 0.05
+
+
+async def test_a_trigger_serialized_by_the_previous_release_loads_and_names_its_connection(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str]
+) -> None:
+    emulator = emulator_factory(auth="basic")
+    connection_id = emulator.add_connection(name="fast", workspace_id=DEFAULT_WORKSPACE_ID, **FAST)
+    job_id = start(emulator, connection_id)
+    conn_id = airflow_conn(**conn_fields(emulator, "config", "basic"))
+    previous = {  # the kwargs the previous release stored in the trigger table
+        "job_id": job_id,
+        "conn_id": conn_id,
+        "end_time": None,
+        "poll_interval": 0.1,
+        "owned": False,
+        "cancel_on_kill": True,
+        "connection_id": connection_id,
+        "url": None,
+        "timeout": None,
+        "not_before": None,
+    }
+    (event,) = await collect(AirbyteSyncTrigger(**previous))
+    assert event["status"] == "succeeded" and event["connection_id"] == connection_id

@@ -18,18 +18,18 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_airbyte_sync import client, watch
-from airflow_provider_airbyte_sync.client import AirbyteJob
-from airflow_provider_airbyte_sync.errors import (
+from airflow_provider_airbyte_sync.core import retry, status, watch
+from airflow_provider_airbyte_sync.core.errors import (
     AirbyteConfigError,
     AirbyteJobFailed,
     AirbyteJobNotFound,
     AirbyteUnreachable,
 )
+from airflow_provider_airbyte_sync.core.status import AirbyteJob
+from airflow_provider_airbyte_sync.core.watch import Failed, Poll, Succeeded, TimedOut, Watch
 from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 from airflow_provider_airbyte_sync.sensors.airbyte import AirbyteJobSensor
 from airflow_provider_airbyte_sync.triggers.airbyte import AirbyteSyncTrigger
-from airflow_provider_airbyte_sync.watch import Failed, Poll, Succeeded, TimedOut, Watch
 from tests.conftest import conn_fields
 from tests.task_context import Run
 
@@ -136,7 +136,7 @@ def stored(run: Run) -> dict[str, Any]:
 def test_rescheduled_sensor_fails_once_errors_outlast_the_budget_and_not_before(
     emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client, "MAX_TRIES", 1)  # one request a poke: each poke is one failed poll
+    monkeypatch.setattr(retry, "MAX_TRIES", 1)  # one request a poke: each poke is one failed poll
     monkeypatch.setattr(watch, "ERROR_BUDGET_S", 1.5)
     emulator = emulator_factory()
     airflow_conn("airbyte_default", **conn_fields(emulator, "config"))
@@ -158,7 +158,7 @@ def test_rescheduled_sensor_fails_once_errors_outlast_the_budget_and_not_before(
 def test_rescheduled_sensor_fails_once_an_unknown_status_outlasts_the_grace_and_not_before(
     emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client, "UNKNOWN_STATUS_GRACE_S", 1.5)
+    monkeypatch.setattr(status, "UNKNOWN_STATUS_GRACE_S", 1.5)
     emulator = emulator_factory()
     airflow_conn("airbyte_default", **conn_fields(emulator, "public"))
     body = {"jobId": 77, "status": "paused_for_capacity", "jobType": "sync", "connectionId": "c",
@@ -228,7 +228,7 @@ def scripted_polls(emulator: Any, job_id: int, created: float) -> None:
 def test_hook_trigger_and_sensor_log_the_same_lines_for_the_same_polls(
     emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client, "MAX_TRIES", 1)  # one request a poll
+    monkeypatch.setattr(retry, "MAX_TRIES", 1)  # one request a poll
     emulator = emulator_factory()
     conn_id = airflow_conn("airbyte_default", **conn_fields(emulator, "config"))
     # pending [0, 15), running [15, 35), incomplete [35, 55), running [55, 75), then succeeded;

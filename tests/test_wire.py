@@ -11,16 +11,22 @@ from typing import Any
 import pytest
 import requests_mock as rm
 
-from airflow_provider_airbyte_sync import client
-from airflow_provider_airbyte_sync.errors import (
+from airflow_provider_airbyte_sync.core import tokens as core_tokens
+from airflow_provider_airbyte_sync.core.errors import (
     AirbyteAuthError,
     AirbyteConfigError,
     AirbyteConnectionNotActive,
+    AirbyteConnectionNotFound,
     AirbyteJobNotFound,
     AirbyteSyncAlreadyRunning,
     AirbyteUnexpectedAnswer,
     AirbyteUnreachable,
 )
+from airflow_provider_airbyte_sync.core.retry import MAX_TRIES, Attempts
+from airflow_provider_airbyte_sync.core.settings import Settings
+from airflow_provider_airbyte_sync.core.tokens import token_flow
+from airflow_provider_airbyte_sync.core.transport import plan_for
+from airflow_provider_airbyte_sync.core.wire import Request, Response, raise_for_answer
 from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 
 CID = "15bc3800-82e4-48c3-a32d-620661273f28"
@@ -168,7 +174,7 @@ def test_token_lifetime_from_expires_in_else_jwt_exp(
     jwt = f"eyJhbGciOiJIUzI1NiJ9.{payload}.sig"
     requests_mock.post(f"{PUBLIC}/applications/token", json={"access_token": jwt})
     hook = cc_hook(airflow_conn)
-    token, lifetime = hook.run(client.token_flow(hook.settings))
+    token, lifetime = hook.run(token_flow(hook.settings))
     assert token == jwt
     assert lifetime > 4_000_000_000 - now - 10**9  # from the JWT's exp, not the short default
 
@@ -461,7 +467,7 @@ def test_unreachable_server_names_the_fix(airflow_conn: Callable[..., str], requ
     requests_mock.post(f"{CONFIG}/jobs/get_without_logs", exc=requests.exceptions.ConnectionError("refused"))
     with pytest.raises(AirbyteUnreachable, match="Check the host, port and scheme"):
         AirbyteHook(airflow_conn(host="airbyte")).get_job_details(7)
-    assert requests_mock.call_count == client.MAX_TRIES
+    assert requests_mock.call_count == MAX_TRIES
 
 
 def test_test_connection_sends_the_credentials(
@@ -478,3 +484,60 @@ def test_test_connection_sends_the_credentials(
     )
     ok, message = basic_hook(airflow_conn).test_connection()
     assert not ok and "refused the credentials" in message and "password-1234" not in message
+
+
+def test_an_answer_is_mapped_by_the_resource_the_request_declares() -> None:
+    """The same words mean "no such connection" or "a sync runs" only from a request about a connection."""
+    json_type = {"Content-Type": "application/json"}
+    missing = Response(404, json_type, b'{"message": "Could not find configuration for STANDARD_SYNC: x"}')
+    with pytest.raises(AirbyteConnectionNotFound):
+        raise_for_answer(missing, action="get connection", resource="connection")
+    with pytest.raises(AirbyteUnexpectedAnswer) as about_other:
+        raise_for_answer(missing, action="check Airbyte's health", resource="other")
+    assert about_other.value.outcome == "unknown"  # a 404 nobody declared: a proxy's, or a wrong path
+    running = Response(409, json_type, f'{{"message": "A sync is already running for: {CID}"}}'.encode())
+    with pytest.raises(AirbyteSyncAlreadyRunning) as conflict:
+        raise_for_answer(running, action="start a sync of connection", resource="connection")
+    assert conflict.value.connection_id == CID
+    with pytest.raises(AirbyteUnexpectedAnswer) as about_job:
+        raise_for_answer(running, action="cancel job", subject="7", resource="job")
+    assert about_job.value.outcome == "final"
+
+
+def test_the_core_plans_every_byte_and_timeout_of_a_request() -> None:
+    basic = Settings(CONFIG, "config", "basic", "airbyte", "pw", connect_timeout=7.0, create_timeout=90.0)
+    create = plan_for(basic, Request("POST", "connections/sync", json={"connectionId": CID}, kind="create"))
+    assert (create.method, create.url) == ("POST", f"{CONFIG}/connections/sync")
+    assert create.headers["Authorization"] == "Basic " + base64.b64encode(b"airbyte:pw").decode()
+    assert create.headers["Content-Type"] == "application/json"
+    assert create.headers["User-Agent"] == "airflow-provider-airbyte-sync"
+    assert json.loads(create.body or b"") == {"connectionId": CID}
+    assert (create.connect_timeout, create.read_timeout, create.had_auth) == (7.0, 90.0, True)
+    quick = plan_for(basic, Request("GET", "health", auth=False), quick=True)
+    assert "Authorization" not in quick.headers and quick.body is None and not quick.had_auth
+    assert (quick.connect_timeout, quick.read_timeout) == (5.0, 10.0)
+    cc = Settings(PUBLIC, "public", "client_credentials", CLIENT_ID, "s3cret", token_url=f"{PUBLIC}/t")
+    form = plan_for(cc, Request("POST", f"{PUBLIC}/t", form={"a": "b c"}, kind="token", auth=False))
+    assert form.headers["Content-Type"] == "application/x-www-form-urlencoded" and form.body == b"a=b+c"
+    assert plan_for(cc, Request("GET", "jobs/7"), "tok").headers["Authorization"] == "Bearer tok"
+    assert "s3cret" not in repr(form) and "tok" not in repr(plan_for(cc, Request("GET", "jobs/7"), "tok"))
+
+
+def test_the_retry_rule_names_the_token_to_drop_and_holds_no_cache() -> None:
+    cc = Settings(PUBLIC, "public", "client_credentials", CLIENT_ID, "s3cret", token_url=f"{PUBLIC}/t")
+    attempts = Attempts(Request("GET", "jobs/7"), cc)
+    assert attempts.after(Response(401), "old-token") == ("renew", 0.0, "old-token")
+    assert attempts.after(Response(401), "new-token").action == "done"  # renewed once only
+    assert not [v for v in vars(core_tokens).values() if isinstance(v, core_tokens.TokenCache)]
+
+
+def test_get_connection_is_airflows_and_the_airbyte_connection_has_its_own_name(
+    airflow_conn: Callable[..., str], requests_mock: rm.Mocker
+) -> None:
+    hook = basic_hook(airflow_conn)
+    assert hook.get_connection("airbyte_test").host == "airbyte"  # Airflow's, whatever the id looks like
+    requests_mock.post(
+        f"{CONFIG}/connections/get", json={"connectionId": CID, "name": "pg", "status": "active"}
+    )
+    assert hook.get_airbyte_connection(CID).name == "pg"
+    assert requests_mock.call_count == 1  # get_connection sent nothing to Airbyte

@@ -1,6 +1,6 @@
 """``AirbyteHook``: the Airflow connection and every blocking HTTP call to Airbyte.
 
-The hook drives the pure flows of :mod:`airflow_provider_airbyte_sync.client` over one
+The hook drives the pure flows of :mod:`airflow_provider_airbyte_sync.core` over one
 ``requests.Session`` (kept-alive connections, one SSL context, proxies, timeouts, retries that are
 safe). ``requests`` is imported only when the first request is sent: DAG parsing imports this module.
 """
@@ -15,21 +15,30 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_airbyte_sync import client, protocol
-from airflow_provider_airbyte_sync.client import (
-    TOKENS,
-    AirbyteConnection,
-    AirbyteJob,
-    Request,
-    Response,
-    Settings,
-)
-from airflow_provider_airbyte_sync.errors import (
+from airflow_provider_airbyte_sync.core import protocol, transport, values
+from airflow_provider_airbyte_sync.core.dialects import Dialect, dialect_for
+from airflow_provider_airbyte_sync.core.errors import (
     AirbyteConnectionNotActive,
     AirbyteError,
     AirbyteSyncAlreadyRunning,
 )
-from airflow_provider_airbyte_sync.watch import Failed, Succeeded, Watch, failed_error, follow
+from airflow_provider_airbyte_sync.core.record import (
+    Ask,
+    Busy,
+    Log,
+    Outcome,
+    Persist,
+    Sleep,
+    Started,
+    StartRecord,
+    check_if_running,
+)
+from airflow_provider_airbyte_sync.core.retry import Attempts, ServerClock
+from airflow_provider_airbyte_sync.core.settings import Settings, job_url, settings_from_airflow
+from airflow_provider_airbyte_sync.core.status import AirbyteConnection, AirbyteJob
+from airflow_provider_airbyte_sync.core.tokens import TokenCache, token_flow
+from airflow_provider_airbyte_sync.core.watch import Failed, Succeeded, Watch, failed_error, follow
+from airflow_provider_airbyte_sync.core.wire import Request, Response
 
 if TYPE_CHECKING:
     import requests
@@ -38,6 +47,8 @@ T = TypeVar("T")
 
 CONN_TYPE = "airbyte_sync"
 DEFAULT_CONN_ID = "airbyte_default"
+# The tokens of this process: a second hook of the same credentials reuses the first one's token.
+TOKENS = TokenCache()
 # One token fetch at a time in this process (threads of one worker share the cache). Re-entrant:
 # on_kill runs in a signal handler, maybe while this thread is inside a fetch.
 _TOKEN_LOCK = threading.RLock()
@@ -47,13 +58,14 @@ class AirbyteHook(BaseHook):
     """Talk to one Airbyte deployment (config API, OSS public API or Cloud) through an Airflow connection.
 
     No network and no connection lookup happen in ``__init__``: the connection is read at the first
-    call. Job methods return :class:`~airflow_provider_airbyte_sync.client.AirbyteJob` whatever the
-    API; errors are subclasses of :class:`~airflow_provider_airbyte_sync.errors.AirbyteError` whose
+    call. Job methods return :class:`~airflow_provider_airbyte_sync.core.status.AirbyteJob` whatever the
+    API; errors are subclasses of :class:`~airflow_provider_airbyte_sync.core.errors.AirbyteError` whose
     messages name the fix and never contain a secret.
 
     :param airbyte_conn_id: Airflow connection id, of type ``airbyte_sync`` (or the official
         provider's ``airbyte``). Default ``airbyte_default``.
-    :param api_version: Airbyte API version in URL paths, ``v1``.
+    :param api_version: accepted and ignored, for DAGs written for the official provider (which
+        takes it); the API version is the connection's ``api_version`` extra field.
 
     Example::
 
@@ -71,17 +83,16 @@ class AirbyteHook(BaseHook):
     def __init__(self, airbyte_conn_id: str = DEFAULT_CONN_ID, api_version: str = "v1") -> None:
         super().__init__()
         self.airbyte_conn_id = airbyte_conn_id
-        self.api_version = api_version
-        self._quick = False  # test_connection: short timeouts, no retries
+        self.tokens = TOKENS  # what this hook sends with: the process's cache
         self._workspaces: dict[str, str] = {}  # connection id -> workspace id, as Airbyte told us
-        self._clock = client.ServerClock()
+        self._clock = ServerClock()
 
     # ---------------------------------------------------------------- set-up (lazy)
     @cached_property
     def settings(self) -> Settings:
         """The connection as this provider reads it (looked up on first use)."""
         conn = BaseHook.get_connection(self.airbyte_conn_id)
-        settings = client.settings_from_airflow(conn)
+        settings = settings_from_airflow(conn)
         if settings.secret:
             from airflow.sdk.log import mask_secret
 
@@ -89,8 +100,8 @@ class AirbyteHook(BaseHook):
         return settings
 
     @cached_property
-    def dialect(self) -> client.Dialect:
-        return client.dialect_for(self.settings, self.airbyte_conn_id)
+    def dialect(self) -> Dialect:
+        return dialect_for(self.settings, self.airbyte_conn_id)
 
     @cached_property
     def session(self) -> requests.Session:
@@ -98,13 +109,12 @@ class AirbyteHook(BaseHook):
         from requests.adapters import HTTPAdapter
 
         session = requests.Session()
-        context = client.ssl_context(self.settings.verify)
+        context = transport.ssl_context(self.settings.verify)
         adapter = _SSLAdapter(context) if context is not None else HTTPAdapter()
         session.mount("https://", adapter)
         session.mount("http://", HTTPAdapter())
         if self.settings.proxies:
             session.proxies.update(self.settings.proxies)
-        session.headers.update({"Accept": "application/json", "User-Agent": client.USER_AGENT})
         return session
 
     def get_conn(self) -> requests.Session:
@@ -113,12 +123,16 @@ class AirbyteHook(BaseHook):
 
     # ---------------------------------------------------------------- transport
     def run(
-        self, flow: Generator[Any, Any, T], persist: Callable[[protocol.StartRecord], None] | None = None
+        self,
+        flow: Generator[Any, Any, T],
+        persist: Callable[[StartRecord], None] | None = None,
+        *,
+        quick: bool = False,
     ) -> T:
-        """Drive a flow of :mod:`client` or :mod:`protocol` to its result, doing each effect it yields.
+        """Drive a flow of the core to its result, doing each effect it yields (requests, records...).
 
         ``persist`` stores a start record where the task's next try finds it (the task state store);
-        without it records are only kept by the flow itself.
+        without it records are only kept by the flow itself. ``quick``: short timeouts, no retries.
         """
         answer: Any = None
         try:
@@ -126,13 +140,13 @@ class AirbyteHook(BaseHook):
             while True:
                 answer = None
                 if isinstance(effect, Request):
-                    answer = self.send(effect)
-                elif isinstance(effect, protocol.Persist):
+                    answer = self.send(effect, quick=quick)
+                elif isinstance(effect, Persist):
                     if persist is not None:
                         persist(effect.record)
-                elif isinstance(effect, protocol.Sleep):
+                elif isinstance(effect, Sleep):
                     time.sleep(effect.seconds)
-                elif isinstance(effect, protocol.Log):
+                elif isinstance(effect, Log):
                     self.log.log(effect.level, effect.text)
                 else:
                     raise TypeError(f"unknown effect {effect!r}")
@@ -140,75 +154,64 @@ class AirbyteHook(BaseHook):
         except StopIteration as stop:
             return stop.value
 
-    def send(self, request: Request) -> Response:
-        """Send one request: auth header, timeouts, and the retry rule of :class:`client.Attempts`."""
-        attempts = client.Attempts(request, self.settings, retries=not self._quick)
+    def send(self, request: Request, *, quick: bool = False) -> Response:
+        """Send one request as the core plans it, following the retry rule of :class:`Attempts`."""
+        attempts = Attempts(request, self.settings, quick=quick)
         while True:
-            authorization = self._auth_header(request)
-            response = self._send_once(request, authorization)
+            token = self._token(quick) if transport.needs_token(self.settings, request) else None
+            response = self._send_once(transport.plan_for(self.settings, request, token, quick=quick))
             self._clock.saw(response)
-            step, delay = attempts.after(response, authorization)
-            if step == "done":
+            step = attempts.after(response, token)
+            if step.drop:
+                self.tokens.drop(self.settings.cache_key, step.drop)
+            if step.action == "done":
                 return response
-            if step == "retry":
-                self.log.warning(attempts.describe(response, delay))
-                time.sleep(delay)
+            if step.action == "retry":
+                self.log.warning(attempts.describe(response, step.delay))
+                time.sleep(step.delay)
 
-    def _auth_header(self, request: Request) -> str | None:
-        settings = self.settings
-        if not client.needs_token(settings, request):
-            return client.fixed_authorization(settings, request)
+    def _token(self, quick: bool) -> str:
+        """The client-credentials token from :attr:`tokens`, fetched (and masked) when it has none."""
+        key = self.settings.cache_key
         with _TOKEN_LOCK:
-            token = TOKENS.get(settings.cache_key, time.monotonic())
+            token = self.tokens.get(key, time.monotonic())
             if token is None:
-                token, lifetime = self.run(client.token_flow(settings, self.airbyte_conn_id))
+                token, lifetime = self.run(token_flow(self.settings, self.airbyte_conn_id), quick=quick)
                 from airflow.sdk.log import mask_secret
 
                 mask_secret(token)
-                TOKENS.put(settings.cache_key, token, lifetime, time.monotonic())
-        return f"Bearer {token}"
+                self.tokens.put(key, token, lifetime, time.monotonic())
+        return token
 
-    def _send_once(self, request: Request, authorization: str | None) -> Response:
+    def _send_once(self, plan: transport.Plan) -> Response:
+        """Put the plan on the wire; the body is read no further than the core's cap."""
         import requests
 
-        settings = self.settings
-        url = request.full_url(settings)
-        read = settings.create_timeout if request.kind == "create" else settings.read_timeout
-        if self._quick:
-            read = min(read, 10.0)
-        headers = {"Authorization": authorization} if authorization else {}
-        connect = min(settings.connect_timeout, 5.0) if self._quick else settings.connect_timeout
         try:
-            answer = self.session.request(
-                request.method,
-                url,
-                json=request.json,
-                data=request.form,
-                headers=headers,
-                timeout=(connect, read),
+            with self.session.request(
+                plan.method,
+                plan.url,
+                data=plan.body,
+                headers=dict(plan.headers),
+                timeout=(plan.connect_timeout, plan.read_timeout),
                 # Explicit, or $REQUESTS_CA_BUNDLE would silently override verify_ssl=false.
-                verify=settings.verify is not False,
+                verify=self.settings.verify is not False,
                 allow_redirects=False,  # a redirected POST turns into a GET: never follow
-                stream=True,  # read the body ourselves, up to client.MAX_BODY_BYTES
-            )
-            with answer:
-                body, too_large = _read_capped(answer)
+                stream=True,
+            ) as answer:
+                body = transport.Body()
+                for chunk in answer.iter_content(64 * 1024):
+                    if not body.add(chunk):
+                        break
+                return transport.answered(plan, answer.status_code, answer.headers, body)
         except requests.exceptions.SSLError as exc:
-            return Response(0, error=f"TLS failed: {client.describe_error(exc)}", url=url, sent=False)
+            return transport.unanswered(plan, "tls", exc)
         except requests.exceptions.ConnectTimeout:
-            return Response(0, error=f"connecting timed out after {connect:.0f}s", url=url, sent=False)
+            return transport.unanswered(plan, "connect_timeout")
         except requests.exceptions.Timeout:
-            return Response(0, error=f"no answer within {read:.0f}s", url=url)
+            return transport.unanswered(plan, "read_timeout")
         except requests.exceptions.RequestException as exc:
-            return Response(0, error=client.describe_error(exc), url=url, sent=not _never_connected(exc))
-        return Response(
-            answer.status_code,
-            dict(answer.headers),
-            body,
-            url=url,
-            request_had_auth=bool(authorization) or request.kind == "token",
-            too_large=too_large,
-        )
+            return transport.unanswered(plan, "refused" if _never_connected(exc) else "broken", exc)
 
     # ---------------------------------------------------------------- Airbyte operations
     def test_connection(self) -> tuple[bool, str]:
@@ -216,32 +219,22 @@ class AirbyteHook(BaseHook):
 
         Runs inside Airflow's API server when a user presses Test in the connection form.
         """
-        self._quick = True
         try:
-            self.run(self.dialect.check_credentials())
+            self.run(self.dialect.check_credentials(), quick=True)
         except AirbyteError as exc:
             return False, str(exc)
-        finally:
-            self._quick = False
         settings = self.settings
         return True, (
             f"Connected to Airbyte's {settings.flavour} API at {settings.base_url} "
             f"(auth: {settings.auth}); the credentials work."
         )
 
-    def get_connection(self, connection_id: str) -> Any:  # type: ignore[override]
-        """The Airbyte connection ``connection_id`` (a UUID) as :class:`AirbyteConnection`.
-
-        Called with an Airflow connection id instead (as ``BaseHook.get_connection``), it returns that
-        Airflow connection, so Airflow's own uses of the hook keep working.
-        """
-        if not client.is_uuid(str(connection_id)):
-            return BaseHook.get_connection(connection_id)
-        return self.run(self.dialect.get_connection(str(connection_id)))
-
     def get_airbyte_connection(self, connection_id: str) -> AirbyteConnection:
-        """The Airbyte connection, after checking the id is a UUID."""
-        connection_id = client.check_connection_id(connection_id)
+        """The Airbyte connection ``connection_id`` (a UUID), after checking the id.
+
+        ``get_connection`` stays Airflow's: it always answers the Airflow connection of an id.
+        """
+        connection_id = values.check_connection_id(connection_id)
         connection = self.run(self.dialect.get_connection(connection_id))
         if connection.workspace_id:
             self._workspaces[connection_id] = connection.workspace_id
@@ -263,9 +256,9 @@ class AirbyteHook(BaseHook):
 
         Never retried blindly (creating a job is not idempotent): an unknown outcome raises.
         """
-        job_type = client.check_job_type(job_type)
+        job_type = values.check_job_type(job_type)
         connection = self.check_active(connection_id)
-        return self.run(self.dialect.submit(connection.connection_id, job_type))
+        return self.run(self.dialect.create(connection.connection_id, job_type))
 
     def submit_sync_connection(self, connection_id: str) -> AirbyteJob:
         """Start a sync of the connection (the official provider's name for it)."""
@@ -273,17 +266,17 @@ class AirbyteHook(BaseHook):
 
     def start(
         self,
-        ask: protocol.Ask,
-        record: protocol.StartRecord | None = None,
-        persist: Callable[[protocol.StartRecord], None] | None = None,
-    ) -> protocol.Outcome:
-        """Run the start protocol (:mod:`~airflow_provider_airbyte_sync.protocol`) once.
+        ask: Ask,
+        record: StartRecord | None = None,
+        persist: Callable[[StartRecord], None] | None = None,
+    ) -> Outcome:
+        """Run the start protocol (:mod:`~airflow_provider_airbyte_sync.core.protocol`) once.
 
-        Answers :class:`~protocol.Started` (watch this job; owned or not) or :class:`~protocol.Busy`
+        Answers :class:`~.record.Started` (watch this job; owned or not) or :class:`~.record.Busy`
         (another party's job runs: wait for it to end, then call again with the record persisted).
         """
         outcome = self.run(protocol.start(self.dialect, ask, record, self._clock.now), persist)
-        if isinstance(outcome, protocol.Started) and outcome.workspace_id:
+        if isinstance(outcome, Started) and outcome.workspace_id:
             self._workspaces[ask.connection_id] = outcome.workspace_id
         return outcome
 
@@ -293,7 +286,7 @@ class AirbyteHook(BaseHook):
         job_type: str = "sync",
         *,
         if_running: str = "wait",
-        persist: Callable[[protocol.StartRecord], None] | None = None,
+        persist: Callable[[StartRecord], None] | None = None,
     ) -> tuple[AirbyteJob, bool]:
         """Start a job exactly once within this call; return ``(job, owned)``.
 
@@ -302,13 +295,13 @@ class AirbyteHook(BaseHook):
         and ``fail`` raise :class:`AirbyteSyncAlreadyRunning` carrying its id (wait for it, then call
         again).
         """
-        ask = protocol.Ask(
-            client.check_connection_id(connection_id),
-            client.check_job_type(job_type),
-            protocol.check_if_running(if_running),
+        ask = Ask(
+            values.check_connection_id(connection_id),
+            values.check_job_type(job_type),
+            check_if_running(if_running),
         )
         outcome = self.start(ask, persist=persist)
-        if isinstance(outcome, protocol.Busy):
+        if isinstance(outcome, Busy):
             running = outcome.job
             raise AirbyteSyncAlreadyRunning(
                 f"Airbyte job {running.job_id} ({running.job_type}) is already running for connection "
@@ -320,7 +313,7 @@ class AirbyteHook(BaseHook):
 
     def get_job_details(self, job_id: int | str) -> AirbyteJob:
         """The job now, without downloading its attempt logs."""
-        return self.run(self.dialect.get_job(client.check_job_id(job_id)))
+        return self.run(self.dialect.get_job(values.check_job_id(job_id)))
 
     def get_job_status(self, job_id: int | str) -> str:
         """The job's status, e.g. ``running``."""
@@ -328,18 +321,18 @@ class AirbyteHook(BaseHook):
 
     def cancel_job(self, job_id: int | str) -> AirbyteJob | None:
         """Cancel the job; ``None`` when it had already ended (nothing to cancel)."""
-        return self.run(self.dialect.cancel(client.check_job_id(job_id)))
+        return self.run(self.dialect.cancel(values.check_job_id(job_id)))
 
     def list_jobs(
         self, connection_id: str, limit: int = 20, offset: int = 0, job_type: str | None = None
     ) -> list[AirbyteJob]:
         """Jobs of the connection, newest first."""
-        connection_id = client.check_connection_id(connection_id)
+        connection_id = values.check_connection_id(connection_id)
         return self.run(self.dialect.list_jobs(connection_id, limit=limit, offset=offset, job_type=job_type))
 
     def find_running_job(self, connection_id: str, job_type: str | None = None) -> AirbyteJob | None:
         """The newest job of the connection that has not ended, or ``None``."""
-        connection_id = client.check_connection_id(connection_id)
+        connection_id = values.check_connection_id(connection_id)
         return self.run(self.dialect.find_running_job(connection_id, job_type))
 
     def get_workspace_id(self, connection_id: str) -> str | None:
@@ -355,7 +348,7 @@ class AirbyteHook(BaseHook):
             )
         except AirbyteError:
             return None
-        return client.job_url(self.settings, workspace_id, connection_id)
+        return job_url(self.settings, workspace_id, connection_id)
 
     def with_failure_reason(self, job: AirbyteJob) -> AirbyteJob:
         """The job with Airbyte's failure reason filled in when the API gave none."""
@@ -381,9 +374,9 @@ class AirbyteHook(BaseHook):
         after ``timeout`` seconds the job is cancelled (unless ``cancel_on_timeout`` is false) and
         ``AirbyteTimeout`` is raised. Transient errors are survived within the watch's error budget.
         """
-        job_id = client.check_job_id(job_id)
-        wait_seconds = client.positive_seconds("wait_seconds", wait_seconds)
-        timeout = None if timeout is None else client.positive_seconds("timeout", timeout)
+        job_id = values.check_job_id(job_id)
+        wait_seconds = values.positive_seconds("wait_seconds", wait_seconds)
+        timeout = None if timeout is None else values.positive_seconds("timeout", timeout)
         watch = watch or Watch(
             job_id, poll_interval=wait_seconds, deadline=time.time() + timeout if timeout else None
         )
@@ -413,18 +406,6 @@ def _never_connected(error: Exception) -> bool:
     if isinstance(reason, MaxRetryError):
         reason = reason.reason
     return isinstance(reason, NewConnectionError)
-
-
-def _read_capped(answer: requests.Response) -> tuple[bytes, bool]:
-    """The body, read no further than ``client.MAX_BODY_BYTES``; ``True`` when it was longer."""
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in answer.iter_content(64 * 1024):
-        size += len(chunk)
-        if size > client.MAX_BODY_BYTES:
-            return b"", True
-        chunks.append(chunk)
-    return b"".join(chunks), False
 
 
 def _ssl_adapter_class() -> type:

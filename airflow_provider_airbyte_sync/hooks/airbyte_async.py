@@ -20,9 +20,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_airbyte_sync import client
-from airflow_provider_airbyte_sync.client import TOKENS, AirbyteJob, Request, Response, Settings
-from airflow_provider_airbyte_sync.errors import AirbyteError
+from airflow_provider_airbyte_sync.core import transport
+from airflow_provider_airbyte_sync.core.dialects import Dialect, dialect_for
+from airflow_provider_airbyte_sync.core.errors import AirbyteError
+from airflow_provider_airbyte_sync.core.retry import Attempts
+from airflow_provider_airbyte_sync.core.settings import Settings, settings_from_airflow
+from airflow_provider_airbyte_sync.core.status import AirbyteJob
+from airflow_provider_airbyte_sync.core.tokens import TokenCache, token_flow
+from airflow_provider_airbyte_sync.core.wire import Request, Response
 
 if TYPE_CHECKING:
     import aiohttp
@@ -30,7 +35,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-# One token fetch at a time per event loop; the token cache itself is the process-wide one.
+# The tokens of this triggerer process: every watch of one Airflow connection shares one token
+# (pass another cache to AsyncAirbyteClient to keep a client's tokens apart).
+TOKENS = TokenCache()
+# One token fetch at a time per event loop.
 _TOKEN_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
@@ -55,42 +63,37 @@ async def aread_settings(conn_id: str) -> Settings:
     """Read the Airflow connection without blocking the loop, and mask its secret."""
     from airflow.sdk.log import amask_secret
 
-    settings = client.settings_from_airflow(await BaseHook.aget_connection(conn_id))
+    settings = settings_from_airflow(await BaseHook.aget_connection(conn_id))
     if settings.secret:
         await amask_secret(settings.secret)
     return settings
-
-
-async def _read_capped(answer: aiohttp.ClientResponse) -> tuple[bytes, bool]:
-    """The body, read no further than ``client.MAX_BODY_BYTES``; ``True`` when it was longer."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in answer.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > client.MAX_BODY_BYTES:
-            return b"", True
-        chunks.append(chunk)
-    return b"".join(chunks), False
 
 
 class AsyncAirbyteClient:
     """Async calls to Airbyte for one watch; use as ``async with AsyncAirbyteClient(conn_id) as api``.
 
     One ``aiohttp.ClientSession`` (and so one keep-alive connection) per client; retries, token
-    renewal and timeouts follow the same rules as the hook.
+    renewal and timeouts follow the same rules as the hook. ``tokens`` is the cache this client
+    sends with (default: this process's, shared by every watch).
     """
 
     def __init__(
-        self, airbyte_conn_id: str, settings: Settings | None = None, *, keepalive_s: float = 15.0
+        self,
+        airbyte_conn_id: str,
+        settings: Settings | None = None,
+        *,
+        keepalive_s: float = 15.0,
+        tokens: TokenCache = TOKENS,
     ) -> None:
         self.airbyte_conn_id = airbyte_conn_id
         self.settings = settings
+        self.tokens = tokens
         # A watch polls every N seconds: keep its connection open longer than that, or every poll
         # opens a new TCP connection.
         self.keepalive_s = keepalive_s
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[str, str | None] = {}
-        self.dialect: client.Dialect
+        self.dialect: Dialect
 
     async def __aenter__(self) -> AsyncAirbyteClient:
         aiohttp = await _import_aiohttp()
@@ -100,13 +103,12 @@ class AsyncAirbyteClient:
         verify = self.settings.verify
         if isinstance(verify, str):
             # Loading a CA file is blocking I/O: do it once, off the loop (the context is cached).
-            ssl: Any = await asyncio.to_thread(client.ssl_context, verify)
+            ssl: Any = await asyncio.to_thread(transport.ssl_context, verify)
         else:
             ssl = None if verify else False
-        self.dialect = client.dialect_for(self.settings, self.airbyte_conn_id)
+        self.dialect = dialect_for(self.settings, self.airbyte_conn_id)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=ssl, limit=4, keepalive_timeout=self.keepalive_s),
-            headers={"Accept": "application/json", "User-Agent": client.USER_AGENT},
             # trust_env=True would send a .netrc lookup and a proxy lookup to a thread pool on every
             # request (measured: half the CPU at 5,000 watches); proxies are resolved once instead.
             trust_env=False,
@@ -119,7 +121,7 @@ class AsyncAirbyteClient:
             self._session = None
 
     async def run(self, flow: Generator[Request, Response, T]) -> T:
-        """Drive a flow of :mod:`client` to its result."""
+        """Drive a flow of :mod:`~airflow_provider_airbyte_sync.core` to its result."""
         try:
             request = next(flow)
             while True:
@@ -128,77 +130,71 @@ class AsyncAirbyteClient:
             return stop.value
 
     async def send(self, request: Request) -> Response:
-        """Send one request with the hook's rules (:class:`client.Attempts`), never blocking the loop."""
-        assert self.settings is not None  # noqa: S101 - set in __aenter__
-        attempts = client.Attempts(request, self.settings)
-        while True:
-            authorization = await self._auth_header(request)
-            response = await self._send_once(request, authorization)
-            step, delay = attempts.after(response, authorization)
-            if step == "done":
-                return response
-            if step == "retry":
-                log.info(attempts.describe(response, delay))
-                await asyncio.sleep(delay)
-
-    async def _auth_header(self, request: Request) -> str | None:
+        """Send one request as the core plans it, with the hook's rules (:class:`Attempts`)."""
         settings = self.settings
-        assert settings is not None  # noqa: S101
-        if not client.needs_token(settings, request):
-            return client.fixed_authorization(settings, request)
-        token = TOKENS.get(settings.cache_key, time.monotonic())
+        assert settings is not None  # noqa: S101 - set in __aenter__
+        attempts = Attempts(request, settings)
+        while True:
+            token = await self._token(settings) if transport.needs_token(settings, request) else None
+            response = await self._send_once(transport.plan_for(settings, request, token))
+            step = attempts.after(response, token)
+            if step.drop:
+                self.tokens.drop(settings.cache_key, step.drop)
+            if step.action == "done":
+                return response
+            if step.action == "retry":
+                log.info(attempts.describe(response, step.delay))
+                await asyncio.sleep(step.delay)
+
+    async def _token(self, settings: Settings) -> str:
+        """The client-credentials token from :attr:`tokens`, fetched (and masked) when it has none."""
+        token = self.tokens.get(settings.cache_key, time.monotonic())
         if token is None:
             async with _token_lock():
-                token = TOKENS.get(settings.cache_key, time.monotonic())
+                token = self.tokens.get(settings.cache_key, time.monotonic())
                 if token is None:
                     from airflow.sdk.log import amask_secret
 
-                    token, lifetime = await self.run(client.token_flow(settings, self.airbyte_conn_id))
-                    await amask_secret(token)
-                    TOKENS.put(settings.cache_key, token, lifetime, time.monotonic())
-        return f"Bearer {token}"
+                    fresh, lifetime = await self.run(token_flow(settings, self.airbyte_conn_id))
+                    await amask_secret(fresh)
+                    self.tokens.put(settings.cache_key, fresh, lifetime, time.monotonic())
+                    return fresh
+        return token
 
-    async def _send_once(self, request: Request, authorization: str | None) -> Response:
+    async def _send_once(self, plan: transport.Plan) -> Response:
+        """Put the plan on the wire; the body is read no further than the core's cap."""
         import aiohttp
 
-        settings = self.settings
-        assert settings is not None and self._session is not None  # noqa: S101
-        url = request.full_url(settings)
-        read = settings.create_timeout if request.kind == "create" else settings.read_timeout
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout, sock_read=read)
-        headers = {"Authorization": authorization} if authorization else {}
-        origin = "/".join(url.split("/", 3)[:3])  # scheme://host:port
+        assert self.settings is not None and self._session is not None  # noqa: S101
+        origin = "/".join(plan.url.split("/", 3)[:3])  # scheme://host:port
         if origin not in self._proxies:
-            self._proxies[origin] = client.proxy_for(settings, url)
-        proxy = self._proxies[origin]
+            self._proxies[origin] = transport.proxy_for(self.settings, plan.url)
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=plan.connect_timeout, sock_read=plan.read_timeout
+        )
         try:
             async with self._session.request(
-                request.method,
-                url,
-                json=request.json,
-                data=request.form,
-                headers=headers,
+                plan.method,
+                plan.url,
+                data=plan.body,
+                headers=dict(plan.headers),
                 timeout=timeout,
-                proxy=proxy,
+                proxy=self._proxies[origin],
                 allow_redirects=False,
             ) as answer:
-                body, too_large = await _read_capped(answer)
-                return Response(
-                    answer.status,
-                    dict(answer.headers),
-                    body,
-                    url=url,
-                    request_had_auth=bool(authorization) or request.kind == "token",
-                    too_large=too_large,
-                )
+                body = transport.Body()
+                async for chunk in answer.content.iter_chunked(64 * 1024):
+                    if not body.add(chunk):
+                        break
+                return transport.answered(plan, answer.status, answer.headers, body)
         except asyncio.TimeoutError:
-            return Response(0, error=f"no answer within {read:.0f}s", url=url)
+            return transport.unanswered(plan, "read_timeout")
         except aiohttp.ClientSSLError as exc:
-            return Response(0, error=f"TLS failed: {client.describe_error(exc)}", url=url, sent=False)
+            return transport.unanswered(plan, "tls", exc)
         except aiohttp.ClientConnectorError as exc:
-            return Response(0, error=client.describe_error(exc), url=url, sent=False)
+            return transport.unanswered(plan, "refused", exc)
         except (aiohttp.ClientError, OSError) as exc:
-            return Response(0, error=client.describe_error(exc), url=url)
+            return transport.unanswered(plan, "broken", exc)
 
     # ------------------------------------------------------------ the operations a watch needs
     async def get_job(self, job_id: int) -> AirbyteJob:

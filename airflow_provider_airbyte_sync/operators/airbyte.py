@@ -3,7 +3,7 @@
 Thin on purpose: the hook starts jobs exactly once and watches them, the trigger watches them from
 the triggerer; this module chooses the mode, keeps the job id where a retry finds it, and turns the
 outcome into XCom values and task states. DAG parsing imports this module, so the hook, the
-client and the trigger are imported only when the task runs.
+core and the trigger are imported only when the task runs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, BaseOperatorLink, conf
 
-from airflow_provider_airbyte_sync.errors import AirbyteJobFailed, AirbyteTimeout
+from airflow_provider_airbyte_sync.core.errors import AirbyteJobFailed, AirbyteTimeout
 from airflow_provider_airbyte_sync.tasks import (
     BLOCKING_POLL_INTERVAL_S,
     DEFER_MARGIN_S,
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.sdk.types import TaskInstanceKey
 
-    from airflow_provider_airbyte_sync import protocol
-    from airflow_provider_airbyte_sync.client import AirbyteJob
+    from airflow_provider_airbyte_sync.core import record
+    from airflow_provider_airbyte_sync.core.status import AirbyteJob
     from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 
 STATE_KEY = "airbyte_job"  # task state store: the job (or the intent to create one) of this task
@@ -71,7 +71,8 @@ class AirbyteTriggerSyncOperator(BaseOperator):
     :param airbyte_conn_id: Airflow connection id (templated), default ``airbyte_default``.
     :param asynchronous: return right after the job started.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
-    :param api_version: Airbyte API version, ``v1``.
+    :param api_version: accepted and ignored, for DAGs moved from the official provider (which takes
+        it); the API version is the Airflow connection's ``api_version`` extra field.
     :param wait_seconds: seconds between polls; default 3 when blocking, 15 when deferred.
     :param timeout: seconds the job may take (from the task's start); then it is cancelled if owned.
     :param job_type: ``sync`` (default), ``reset`` or ``clear`` (templated).
@@ -112,7 +113,6 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         self.airbyte_conn_id = airbyte_conn_id
         self.asynchronous = asynchronous
         self.deferrable = deferrable
-        self.api_version = api_version
         self.wait_seconds = wait_seconds
         self.timeout = timeout
         self.job_type = job_type
@@ -126,18 +126,18 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         """One hook (one kept-alive HTTP session) for all of this task's calls."""
         from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 
-        return AirbyteHook(airbyte_conn_id=self.airbyte_conn_id, api_version=self.api_version)
+        return AirbyteHook(airbyte_conn_id=self.airbyte_conn_id)
 
     def _validate(self) -> None:
         """Check and convert the rendered arguments before anything is sent (one error naming the fix)."""
-        from airflow_provider_airbyte_sync import client, protocol
+        from airflow_provider_airbyte_sync.core import record, values
 
-        self.connection_id = client.check_connection_id(self.connection_id)
-        client.check_job_type(self.job_type)
-        self.timeout = client.positive_seconds("timeout", self.timeout)
+        self.connection_id = values.check_connection_id(self.connection_id)
+        values.check_job_type(self.job_type)
+        self.timeout = values.positive_seconds("timeout", self.timeout)
         if self.wait_seconds is not None:
-            self.wait_seconds = client.positive_seconds("wait_seconds", self.wait_seconds)
-        protocol.check_if_running(self.if_running)
+            self.wait_seconds = values.positive_seconds("wait_seconds", self.wait_seconds)
+        record.check_if_running(self.if_running)
 
     @property
     def poll_interval(self) -> float:
@@ -149,29 +149,29 @@ class AirbyteTriggerSyncOperator(BaseOperator):
     def _store(self, context: Context) -> Any:
         return context.get("task_state_store")  # type: ignore[call-overload]
 
-    def _ask(self, context: Context) -> protocol.Ask:
+    def _ask(self, context: Context) -> record.Ask:
         """The protocol's view of this task: its arguments and what tells a retry from a Clear."""
-        from airflow_provider_airbyte_sync import protocol
+        from airflow_provider_airbyte_sync.core import record
 
         dag_run = context.get("dag_run")  # type: ignore[call-overload]
         max_tries = getattr(context.get("ti"), "max_tries", None)  # type: ignore[call-overload]
-        generation = protocol.Generation(
+        generation = record.Generation(
             clear_number=int(getattr(dag_run, "clear_number", 0) or 0),
             max_tries=max_tries if isinstance(max_tries, int) else None,
         )
-        return protocol.Ask(self.connection_id, self.job_type, self.if_running, generation)
+        return record.Ask(self.connection_id, self.job_type, self.if_running, generation)
 
-    def _record(self, context: Context) -> protocol.StartRecord | None:
-        from airflow_provider_airbyte_sync import protocol
+    def _record(self, context: Context) -> record.StartRecord | None:
+        from airflow_provider_airbyte_sync.core import record
 
         store = self._store(context)
-        return protocol.StartRecord.from_dict(store.get(STATE_KEY) if store is not None else None)
+        return record.StartRecord.from_dict(store.get(STATE_KEY) if store is not None else None)
 
-    def _persist(self, context: Context) -> Callable[[protocol.StartRecord], None] | None:
+    def _persist(self, context: Context) -> Callable[[record.StartRecord], None] | None:
         store = self._store(context)
         if store is None:
             return None
-        return lambda record: store.set(STATE_KEY, record.to_dict())
+        return lambda stored: store.set(STATE_KEY, stored.to_dict())
 
     # ------------------------------------------------------------------ execution
     def execute(self, context: Context) -> int:
@@ -180,12 +180,12 @@ class AirbyteTriggerSyncOperator(BaseOperator):
 
     def _start(self, context: Context, deadline: float) -> int:
         """Drive the start protocol; wait out another party's job when it says so; then watch ours."""
-        from airflow_provider_airbyte_sync import protocol
+        from airflow_provider_airbyte_sync.core import record
 
         hook = self.hook
         while True:
             outcome = hook.start(self._ask(context), self._record(context), self._persist(context))
-            if isinstance(outcome, protocol.Started):
+            if isinstance(outcome, record.Started):
                 return self._watch(context, outcome.job, outcome.owned, deadline)
             busy = outcome.job.job_id
             self.log.info(
@@ -205,19 +205,19 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         context["ti"].xcom_push(key=URL_XCOM, value=url)
         self.log.info("Airbyte job %s (%s): %s", job.job_id, job.status, url or "no UI link")
         if job.state == "failed":  # e.g. found ended after a lost create's answer: never handed on
-            from airflow_provider_airbyte_sync.watch import failed_error
+            from airflow_provider_airbyte_sync.core.watch import failed_error
 
             raise failed_error(hook.with_failure_reason(job))
         if job.state == "succeeded":
             return self._finish(context, job, url)
         if self.asynchronous:
-            from airflow_provider_airbyte_sync.watch import summary
+            from airflow_provider_airbyte_sync.core.watch import summary
 
             context["ti"].xcom_push(key=SUMMARY_XCOM, value=summary(job, url=url))
             return job.job_id
         if self.deferrable:
             self._defer_on(job.job_id, deadline, owned=owned, url=url)
-        from airflow_provider_airbyte_sync.watch import Watch
+        from airflow_provider_airbyte_sync.core.watch import Watch
 
         watch = Watch(job.job_id, poll_interval=self.poll_interval, deadline=deadline)
         done = hook.wait_for_job(
@@ -231,7 +231,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
 
     def _wait_out(self, hook: AirbyteHook, job_id: int, deadline: float) -> None:
         """Wait for another party's job to end, whatever its outcome; never cancel it."""
-        from airflow_provider_airbyte_sync.watch import waited_too_long
+        from airflow_provider_airbyte_sync.core.watch import waited_too_long
 
         remaining = deadline - time.time()
         if remaining <= 0:
@@ -277,7 +277,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         """Resumed after another party's job ended (deferrable, ``if_running="wait"``): start ours."""
         event = check_event(event)
         if event["status"] == "timeout":
-            from airflow_provider_airbyte_sync.watch import waited_too_long
+            from airflow_provider_airbyte_sync.core.watch import waited_too_long
 
             raise waited_too_long(int(event["job_id"]), self.timeout, self.if_running)
         if event["status"] == "error":
@@ -290,7 +290,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         event = check_event(event)
         self.job_id = int(event["job_id"])
         raise_for_event(event)
-        from airflow_provider_airbyte_sync.client import AirbyteJob
+        from airflow_provider_airbyte_sync.core.status import AirbyteJob
 
         job = AirbyteJob.from_dict(event["job"])
         return self._finish(context, job, event.get("url"), event.get("queued_s"))
@@ -298,7 +298,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
     def _finish(
         self, context: Context, job: AirbyteJob, url: str | None, queued_s: float | None = None
     ) -> int:
-        from airflow_provider_airbyte_sync.watch import failed_error, summary
+        from airflow_provider_airbyte_sync.core.watch import failed_error, summary
 
         if job.state != "succeeded":
             raise failed_error(job)

@@ -39,7 +39,8 @@ class AirbyteJobSensor(BaseSensorOperator):
 
     :param airbyte_job_id: the job to watch (templated), e.g. ``trigger.output``.
     :param airbyte_conn_id: Airflow connection id (templated).
-    :param api_version: Airbyte API version, ``v1``.
+    :param api_version: accepted and ignored, for DAGs moved from the official provider (which takes
+        it); the API version is the Airflow connection's ``api_version`` extra field.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
 
     Example::
@@ -62,7 +63,6 @@ class AirbyteJobSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         self.airbyte_job_id = airbyte_job_id
         self.airbyte_conn_id = airbyte_conn_id
-        self.api_version = api_version
         self.deferrable = deferrable
 
     @cached_property
@@ -70,14 +70,14 @@ class AirbyteJobSensor(BaseSensorOperator):
         """One hook (one kept-alive HTTP session) for all of this task's calls."""
         from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 
-        return AirbyteHook(airbyte_conn_id=self.airbyte_conn_id, api_version=self.api_version)
+        return AirbyteHook(airbyte_conn_id=self.airbyte_conn_id)
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_airbyte_sync import client
+        from airflow_provider_airbyte_sync.core.values import check_job_id, positive_seconds
 
-        job_id = client.check_job_id(self.airbyte_job_id)
-        self.poke_interval = client.positive_seconds("poke_interval", self.poke_interval)
-        self.timeout = client.positive_seconds("timeout", self.timeout)
+        job_id = check_job_id(self.airbyte_job_id)
+        self.poke_interval = positive_seconds("poke_interval", self.poke_interval)
+        self.timeout = positive_seconds("timeout", self.timeout)
         if not self.deferrable:
             return super().execute(context)
         from airflow_provider_airbyte_sync.triggers.airbyte import AirbyteSyncTrigger
@@ -103,8 +103,8 @@ class AirbyteJobSensor(BaseSensorOperator):
         in another process), so the error budget and the unknown-status grace hold across them; a
         new try (a retry or a Clear) starts a fresh watch.
         """
-        from airflow_provider_airbyte_sync import client
-        from airflow_provider_airbyte_sync.watch import (
+        from airflow_provider_airbyte_sync.core.values import check_job_id
+        from airflow_provider_airbyte_sync.core.watch import (
             Failed,
             Succeeded,
             Watch,
@@ -113,7 +113,7 @@ class AirbyteJobSensor(BaseSensorOperator):
             summary,
         )
 
-        job_id = client.check_job_id(self.airbyte_job_id)
+        job_id = check_job_id(self.airbyte_job_id)
         hook = self.hook
         store = context.get("task_state_store")  # type: ignore[call-overload]
         try_number = getattr(context.get("ti"), "try_number", None)  # type: ignore[call-overload]
@@ -140,8 +140,8 @@ class AirbyteJobSensor(BaseSensorOperator):
         """Resumed from the trigger: return the summary or fail with the job's reason."""
         event = check_event(event)
         raise_for_event(event)
-        from airflow_provider_airbyte_sync.client import AirbyteJob
-        from airflow_provider_airbyte_sync.watch import summary
+        from airflow_provider_airbyte_sync.core.status import AirbyteJob
+        from airflow_provider_airbyte_sync.core.watch import summary
 
         job = AirbyteJob.from_dict(event["job"])
         result = summary(job, url=self.hook.job_url(job.connection_id or ""), queued_s=event.get("queued_s"))

@@ -9,21 +9,21 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_airbyte_sync.errors import AirbyteError
+from airflow_provider_airbyte_sync.core.errors import AirbyteError
+from airflow_provider_airbyte_sync.core.watch import Failed, Succeeded, Watch, afollow, failure_message
 from airflow_provider_airbyte_sync.hooks.airbyte_async import AsyncAirbyteClient
 from airflow_provider_airbyte_sync.tasks import DEFERRED_POLL_INTERVAL_S
-from airflow_provider_airbyte_sync.watch import Failed, Succeeded, Watch, afollow, failure_message
 
 
 class AirbyteSyncTrigger(BaseTrigger):
     """Poll an Airbyte job until it ends, then yield exactly one event.
 
     The event is ``{"status": "succeeded" | "failed" | "timeout" | "error", "job_id", "job",
-    "message", "queued_s", "url"}`` with ``job`` the job as a dict of primitives. ``end_time`` is a
-    wall-clock deadline (epoch seconds) kept inside the trigger, because Airflow 3.3 does not enforce
-    ``execution_timeout`` while a task is deferred; at the deadline a job this task ``owned`` is
-    cancelled. ``on_kill`` (the task marked failed or success, or cleared) cancels an owned job too;
-    ``cleanup`` and a triggerer restart never do.
+    "message", "queued_s", "url", "connection_id"}`` with ``job`` the job as a dict of primitives.
+    ``end_time`` is a wall-clock deadline (epoch seconds) kept inside the trigger, because Airflow
+    3.3 does not enforce ``execution_timeout`` while a task is deferred; at the deadline a job this
+    task ``owned`` is cancelled. ``on_kill`` (the task marked failed or success, or cleared) cancels
+    an owned job too; ``cleanup`` and a triggerer restart never do.
 
     :param job_id: the Airbyte job to watch.
     :param conn_id: Airflow connection id.
@@ -31,7 +31,7 @@ class AirbyteSyncTrigger(BaseTrigger):
     :param poll_interval: seconds between polls.
     :param owned: whether the task started this job (only then may it be cancelled).
     :param cancel_on_kill: cancel an owned job on timeout or kill.
-    :param connection_id: the Airbyte connection, for messages.
+    :param connection_id: the Airbyte connection, passed through to the event.
     :param url: link to the job in the Airbyte UI, passed through to the event.
     :param timeout: the task's timeout in seconds, for the timeout message.
     :param not_before: epoch seconds before which the event is not fired (see ``tasks.settle_until``).
@@ -90,6 +90,7 @@ class AirbyteSyncTrigger(BaseTrigger):
                 "message": message,
                 "queued_s": queued_s,
                 "url": self.url,
+                "connection_id": self.connection_id,
             }
         )
 

@@ -1,8 +1,8 @@
 """The provider's exceptions: one small hierarchy, each message naming what to fix.
 
-Airflow-free on purpose: the pure core (``client``, ``protocol``, ``watch``) raises these, and a
-task fails on any exception, so nothing needs Airflow's base class. No message ever carries a
-password, client secret or token: messages are built from ids, hosts and Airbyte's own error text.
+Airflow-free on purpose: the pure core (this package) raises these, and a task fails on any
+exception, so nothing needs Airflow's base class. No message ever carries a password, client
+secret or token: messages are built from ids, hosts and Airbyte's own error text.
 
 Every error says what is known about the request that failed, in :attr:`AirbyteError.outcome`:
 

@@ -1,7 +1,7 @@
 """The start protocol: how a task starts its Airbyte job exactly once, across tries. Pure.
 
 :func:`start` is a generator that yields *effects* and returns an :class:`Outcome`. The effects are
-the client's :class:`~airflow_provider_airbyte_sync.client.Request` (answered with a ``Response``),
+the :class:`~.wire.Request` (answered with a ``Response``),
 :class:`Persist` (store this record where the next try of the task finds it, before going on),
 :class:`Sleep` and :class:`Log`. The hook drives it; operator, sensor and trigger only map its
 outcomes to Airflow. Nothing here imports Airflow, opens a socket or sleeps.
@@ -22,32 +22,34 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator, Mapping
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
-from airflow_provider_airbyte_sync.client import (
-    AirbyteJob,
-    Dialect,
-    Request,
-    job_id_or_none,
-    normal_uuid,
-    outcome_unknown,
-    same_kind,
-)
-from airflow_provider_airbyte_sync.errors import (
-    AirbyteConfigError,
+from airflow_provider_airbyte_sync.core.dialects import Dialect
+from airflow_provider_airbyte_sync.core.errors import (
     AirbyteConnectionNotActive,
     AirbyteError,
     AirbyteJobNotFound,
     AirbyteOutcomeUnknown,
     AirbyteSyncAlreadyRunning,
 )
+from airflow_provider_airbyte_sync.core.record import (
+    Ask,
+    Busy,
+    Flow,
+    Log,
+    Outcome,
+    Persist,
+    Sleep,
+    Started,
+    StartRecord,
+    StateName,
+    Steps,
+)
+from airflow_provider_airbyte_sync.core.status import AirbyteJob, same_kind
+from airflow_provider_airbyte_sync.core.wire import outcome_unknown
 
-RECORD_VERSION = 2  # 1: the untyped dict of releases before the typed record
-StateName = Literal["sent", "owned", "attached", "waiting"]
-STATES: tuple[StateName, ...] = ("sent", "owned", "attached", "waiting")
-IF_RUNNING = ("wait", "attach", "fail")
 # After a create with an unknown outcome, the listing is read again after each of these pauses
 # before the job is taken as never created (a listing can lag behind the create).
 RECONCILE_PAUSES_S: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0)
@@ -76,10 +78,12 @@ STATE_TABLE: tuple[tuple[str, str, str, str], ...] = (
     ),
     (
         "sent",
-        "a create went out (persisted before sending); no answer has said what came of it",
+        "a create went out (persisted before sending, with the job type it was sent as); no answer has "
+        "said what came of it",
         f"reads the job listing ({len(RECONCILE_PAUSES_S)} times over {sum(RECONCILE_PAUSES_S):g} s: it "
-        "may lag) for a job of this kind newer than the note "
-        "and created while one of its creates was being handled: ours. None: sends the create again "
+        "may lag) for a job newer than the note, of the type one of its creates was sent as (a clear "
+        "goes out as a reset only to a server without a clear endpoint, recorded before it is sent) "
+        "and created while that create was being handled: ours. None: sends the create again "
         f"(at most {SENDS_PER_TRY} per try); a 409 then is ours only if the running job passes the same test",
         "_after_unknown, _look_for_ours, _refused_after_unknown",
     ),
@@ -116,157 +120,6 @@ def state_table_markdown() -> str:
 
 
 # ------------------------------------------------------------------------------------------------
-# What a task knows, and what it asks for
-# ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Generation:
-    """What tells a retry (same generation) from a user's Clear (a new one).
-
-    Clearing a task sets its ``max_tries`` anew and bumps the dag run's ``clear_number``; a retry
-    changes neither. ``max_tries`` is compared when both sides know it, else ``clear_number``.
-    """
-
-    clear_number: int = 0
-    max_tries: int | None = None
-
-    def same_as(self, other: Generation) -> bool:
-        if self.max_tries is not None and other.max_tries is not None:
-            return self.max_tries == other.max_tries
-        return self.clear_number == other.clear_number
-
-
-@dataclass(frozen=True)
-class Ask:
-    """What the task asks for: its rendered, checked arguments."""
-
-    connection_id: str  # canonical (lower-case) UUID
-    job_type: str
-    if_running: str
-    generation: Generation = Generation()
-
-
-@dataclass(frozen=True)
-class StartRecord:
-    """What a task did towards its job, as stored in the task state store (see the module table)."""
-
-    connection_id: str
-    job_type: str
-    generation: Generation
-    state: StateName
-    job_id: int | None = None  # owned, attached, waiting (None: a 409 with no running job listed)
-    note: int | None = None  # sent: the newest job id of the connection before the first create
-    sent_at: tuple[float, ...] = ()  # sent: epoch seconds each create went out (outcomes unknown)
-    version: int = RECORD_VERSION
-
-    @property
-    def owned(self) -> bool:
-        return self.state == "owned"
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["generation"] = asdict(self.generation)
-        out["sent_at"] = list(self.sent_at)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Any) -> StartRecord | None:
-        """Read a stored record; ``None`` for nothing usable; a record of a newer release is refused."""
-        if not isinstance(data, Mapping):
-            return None
-        version = data.get("version", 1)
-        if version == 1:
-            return _from_version_1(data)
-        if version != RECORD_VERSION:
-            raise AirbyteConfigError(
-                f"This task's state store holds a start record of version {version!r}, written by another "
-                f"release of this provider (this one reads versions 1 and {RECORD_VERSION}). Upgrade the "
-                "provider on every worker, or clear the task to start anew."
-            )
-        generation = data.get("generation") or {}
-        state = data.get("state")
-        if state not in STATES or not isinstance(generation, Mapping):
-            raise AirbyteConfigError(f"This task's start record is damaged ({dict(data)!r}): clear the task.")
-        return cls(
-            connection_id=str(normal_uuid(data.get("connection_id"))),
-            job_type=str(data.get("job_type")),
-            generation=Generation(int(generation.get("clear_number") or 0), generation.get("max_tries")),
-            state=state,
-            job_id=job_id_or_none(data.get("job_id")),
-            note=data.get("note"),
-            sent_at=tuple(float(when) for when in data.get("sent_at") or ()),
-        )
-
-
-def _from_version_1(data: Mapping[str, Any]) -> StartRecord | None:
-    """The dict of earlier releases: a job id (owned or not), or a bare note ``after_job_id``.
-
-    A bare note cannot say whether its create went out or a 409 answered it, nor when: a job newer
-    than it may be anyone's, so it is read as nothing (the task notes afresh and creates; the
-    README's upgrade note says what that can cost).
-    """
-    generation = Generation(int(data.get("clear_number") or 0), data.get("max_tries"))
-    common = {
-        "connection_id": str(normal_uuid(data.get("connection_id"))),
-        "job_type": str(data.get("job_type") or "sync"),
-        "generation": generation,
-    }
-    job_id = job_id_or_none(data.get("job_id"))
-    if job_id is not None:
-        return StartRecord(**common, state="owned" if data.get("owned", True) else "attached", job_id=job_id)
-    return None
-
-
-# ------------------------------------------------------------------------------------------------
-# Effects and outcomes
-# ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Persist:
-    """Store ``record`` for the next try before going on (answered with ``None``)."""
-
-    record: StartRecord
-
-
-@dataclass(frozen=True)
-class Sleep:
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Log:
-    level: int
-    text: str
-
-
-Effect = Request | Persist | Sleep | Log
-
-
-@dataclass(frozen=True)
-class Started:
-    """Watch ``job`` (maybe already succeeded); ``owned``: this task created it (only then cancel it)."""
-
-    job: AirbyteJob
-    owned: bool
-    workspace_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Busy:
-    """Another party's ``job`` runs: wait for it to end (never cancel it), then call :func:`start` again."""
-
-    job: AirbyteJob
-
-
-Outcome = Started | Busy
-Flow = Generator[Effect, Any, Outcome]
-
-
-def check_if_running(if_running: Any) -> str:
-    if if_running not in IF_RUNNING:
-        raise AirbyteConfigError(f"if_running must be 'wait', 'attach' or 'fail', not {if_running!r}.")
-    return if_running
-
-
-# ------------------------------------------------------------------------------------------------
 # The flow
 # ------------------------------------------------------------------------------------------------
 def start(
@@ -285,15 +138,18 @@ def start(
         record = None
     if record is not None:
         outcome = yield from _take_up(dialect, ask, record, clock)
-        if outcome is _ELSEWHERE:
+        if isinstance(outcome, _Elsewhere):
             floor = 0  # its ids are another Airbyte's: they say nothing about this one's
         elif outcome is not None:
             return outcome
     return (yield from _fresh(dialect, ask, clock, floor))
 
 
-# What _take_up answers when the stored job is another Airbyte's (start afresh, note from zero).
-_ELSEWHERE: Any = object()
+class _Elsewhere:
+    """What _take_up answers when the stored job is another Airbyte's (start afresh, note from zero)."""
+
+
+_ELSEWHERE = _Elsewhere()
 
 
 def _same_task(ask: Ask, record: StartRecord) -> bool:
@@ -304,7 +160,9 @@ def _same_task(ask: Ask, record: StartRecord) -> bool:
     )
 
 
-def _take_up(dialect: Dialect, ask: Ask, record: StartRecord, clock: Callable[[], float]) -> Generator:
+def _take_up(
+    dialect: Dialect, ask: Ask, record: StartRecord, clock: Callable[[], float]
+) -> Steps[Outcome | _Elsewhere | None]:
     """What an earlier try left: the outcome to go on with, or ``None`` to start afresh."""
     if record.state == "sent":
         return (yield from _after_unknown(dialect, ask, record, clock, SENDS_PER_TRY))
@@ -350,7 +208,7 @@ def _fresh(dialect: Dialect, ask: Ask, clock: Callable[[], float], floor: int = 
             return (yield from _busy(dialect, ask, running))
     for _ in range(REFUSED_ROUNDS):
         note = max(floor, (yield from dialect.newest_job_id(ask.connection_id, ask.job_type)))
-        record = _record(ask, "sent", None, note=note, sent_at=(clock(),))
+        record = _sending(_record(ask, "sent", None, note=note), dialect, ask, clock)
         yield Persist(record)
         outcome = yield from _send(dialect, ask, record, clock, SENDS_PER_TRY - 1)
         if outcome is not None:
@@ -369,14 +227,14 @@ def _send(
     clock: Callable[[], float],
     resends: int,
     after_unknown: bool = False,
-) -> Generator:
+) -> Steps[Outcome | None]:
     """Send the create persisted in ``record``; ``None``: refused with nothing running (note afresh).
 
     What an answer proves is persisted before the next request, so a kill at any point leaves a
     record that says what was done.
     """
     try:
-        job = yield from dialect.submit(ask.connection_id, ask.job_type)
+        job = yield from dialect.submit(ask.connection_id, record.sent_kinds[-1])
     except AirbyteSyncAlreadyRunning:
         unsent = yield from _made_nothing(ask, record)
         if after_unknown:
@@ -392,6 +250,12 @@ def _send(
             raise
         yield Log(logging.WARNING, f"The request to start a {ask.job_type} has an unknown outcome: {exc}")
         return (yield from _after_unknown(dialect, ask, record, clock, resends))
+    if job is None:
+        # This server has no endpoint of that kind (nothing was made): send it as its predecessor,
+        # recorded first, since its job is of that other type.
+        record = _sending(_unsent(record), dialect, ask, clock)
+        yield Persist(record)
+        return (yield from _send(dialect, ask, record, clock, resends, after_unknown))
     return (yield from _own(ask, job, "was created by this task"))
 
 
@@ -405,17 +269,29 @@ def _maybe_created(error: AirbyteError) -> bool:
     return outcome_unknown(error) and not (isinstance(status, int) and 400 <= status < 500)
 
 
-def _made_nothing(ask: Ask, record: StartRecord) -> Generator:
+def _made_nothing(ask: Ask, record: StartRecord) -> Steps[StartRecord]:
     """Persist that the last create made nothing: it must never open a window for a later job."""
-    earlier = record.sent_at[:-1]
-    unsent = replace(record, sent_at=earlier) if earlier else _record(ask, "waiting", None)
+    unsent = _unsent(record) if len(record.sent_at) > 1 else _record(ask, "waiting", None)
     yield Persist(unsent)
     return unsent
 
 
+def _sending(record: StartRecord, dialect: Dialect, ask: Ask, clock: Callable[[], float]) -> StartRecord:
+    """``record`` with one more create about to go out: when, and as what job type."""
+    kind = dialect.create_kind(ask.job_type)
+    return replace(
+        record, state="sent", sent_at=(*record.sent_at, clock()), sent_kinds=(*record.sent_kinds, kind)
+    )
+
+
+def _unsent(record: StartRecord) -> StartRecord:
+    """``record`` without its last create (which made nothing)."""
+    return replace(record, sent_at=record.sent_at[:-1], sent_kinds=record.sent_kinds[:-1])
+
+
 def _after_unknown(
     dialect: Dialect, ask: Ask, record: StartRecord, clock: Callable[[], float], resends: int
-) -> Generator:
+) -> Steps[Outcome | None]:
     """A create went out and no answer said what came of it: find its job, or send once more."""
     mine = yield from _look_for_ours(dialect, ask, record)
     if mine is not None:
@@ -427,13 +303,18 @@ def _after_unknown(
             f"{len(RECONCILE_PAUSES_S)} times over {sum(RECONCILE_PAUSES_S):.1f}s). As far as Airbyte "
             "shows, nothing was started; a retry of this task looks again before it creates anything."
         )
+    if ask.job_type != "sync":
+        # As before the first send: Airbyte cancels a running job for a reset or clear, no 409.
+        running = yield from dialect.find_running_job(ask.connection_id)
+        if running is not None:
+            return (yield from _whose_running(dialect, ask, record, running))
     yield Log(logging.WARNING, "Airbyte lists no job of that request: sending it once more.")
-    again = replace(record, sent_at=(*record.sent_at, clock()))
+    again = _sending(record, dialect, ask, clock)
     yield Persist(again)
     return (yield from _send(dialect, ask, again, clock, resends - 1, after_unknown=True))
 
 
-def _look_for_ours(dialect: Dialect, ask: Ask, record: StartRecord) -> Generator:
+def _look_for_ours(dialect: Dialect, ask: Ask, record: StartRecord) -> Steps[Started | None]:
     """The job our unanswered create made, read patiently from a listing that may lag, or ``None``."""
     for pause in RECONCILE_PAUSES_S:
         if pause:
@@ -467,21 +348,27 @@ def _refuse_unknown_times(jobs: list[AirbyteJob], ask: Ask, record: StartRecord)
 
 
 def _could_be_ours(job: AirbyteJob, ask: Ask, record: StartRecord, dialect: Dialect) -> bool:
-    if record.note is None or job.job_id <= record.note or not same_kind(ask.job_type, job.job_type):
+    if record.note is None or job.job_id <= record.note:
         return False
     if job.connection_id not in (None, ask.connection_id):
         return False
     if not record.sent_at or job.created_at is None:
         return False  # no time to hold it against: never evidence
-    # Only while one of our creates was being handled (from its send to its read timeout).
+    # Only of the type one of our creates was sent as (a clear sent as a reset makes a reset, and
+    # only then), while it was being handled (from its send to its read timeout).
     created = job.created_at.timestamp()
     handling = dialect.settings.create_timeout
+    known = len(record.sent_kinds) == len(record.sent_at)
+    kinds = record.sent_kinds if known else ("",) * len(record.sent_at)
+    sends = zip(record.sent_at, kinds, strict=True)
     return any(
-        sent - CLOCK_MARGIN_S <= created <= sent + handling + CLOCK_MARGIN_S for sent in record.sent_at
+        (job.job_type == kind if kind else same_kind(ask.job_type, job.job_type))
+        and sent - CLOCK_MARGIN_S <= created <= sent + handling + CLOCK_MARGIN_S
+        for sent, kind in sends
     )
 
 
-def _refused_after_unknown(dialect: Dialect, ask: Ask, record: StartRecord) -> Generator:
+def _refused_after_unknown(dialect: Dialect, ask: Ask, record: StartRecord) -> Flow:
     """A 409 to a create sent after an earlier one had no answer: whose job runs?"""
     running = yield from dialect.find_running_job(ask.connection_id)
     if running is None:
@@ -490,6 +377,11 @@ def _refused_after_unknown(dialect: Dialect, ask: Ask, record: StartRecord) -> G
             "no clear answer, and Airbyte now says a sync is running but lists none. Nothing more was "
             "started; a retry of this task looks for the job again."
         )
+    return (yield from _whose_running(dialect, ask, record, running))
+
+
+def _whose_running(dialect: Dialect, ask: Ask, record: StartRecord, running: AirbyteJob) -> Flow:
+    """A job runs while a create of ours has an unknown outcome: ours if it passes the test, else busy."""
     if _could_be_ours(running, ask, record, dialect):
         return (
             yield from _own(
@@ -501,7 +393,7 @@ def _refused_after_unknown(dialect: Dialect, ask: Ask, record: StartRecord) -> G
     return (yield from _busy(dialect, ask, running))
 
 
-def _busy(dialect: Dialect, ask: Ask, running: AirbyteJob) -> Generator:
+def _busy(dialect: Dialect, ask: Ask, running: AirbyteJob) -> Flow:
     """Another party's job runs: attach to it, wait for it, or fail, as ``if_running`` says."""
     if ask.if_running == "attach" and same_kind(ask.job_type, running.job_type):
         yield Persist(_record(ask, "attached", running.job_id))
@@ -523,7 +415,7 @@ def _busy(dialect: Dialect, ask: Ask, running: AirbyteJob) -> Generator:
     return Busy(running)
 
 
-def _own(ask: Ask, job: AirbyteJob, why: str) -> Generator:
+def _own(ask: Ask, job: AirbyteJob, why: str) -> Steps[Started]:
     yield Persist(_record(ask, "owned", job.job_id))
     yield Log(logging.INFO, f"Airbyte job {job.job_id} {why}.")
     return Started(job, owned=True)

@@ -17,15 +17,15 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_airbyte_sync import client
-from airflow_provider_airbyte_sync.client import AirbyteJob
-from airflow_provider_airbyte_sync.errors import (
+from airflow_provider_airbyte_sync.core import status
+from airflow_provider_airbyte_sync.core.errors import (
     AirbyteConfigError,
     AirbyteError,
     AirbyteJobFailed,
     AirbyteTimeout,
     AirbyteUnreachable,
 )
+from airflow_provider_airbyte_sync.core.status import AirbyteJob
 
 # How long a watch survives Airbyte being unreachable or answering 5xx, counted from the first
 # failed poll of a run of failures (each poll already retried its request with backoff).
@@ -110,7 +110,7 @@ class Watch:
     :param poll_interval: seconds between polls.
     :param deadline: wall-clock epoch seconds after which the watch times out (``None``: never).
     :param unknown_grace: seconds a status this provider does not know is waited out before failing
-        (default ``client.UNKNOWN_STATUS_GRACE_S``).
+        (default ``status.UNKNOWN_STATUS_GRACE_S``).
     :param error_budget: seconds of consecutive transient errors the watch survives (default
         ``ERROR_BUDGET_S``).
     """
@@ -127,7 +127,7 @@ class Watch:
         self.job_id = job_id
         self.poll_interval = poll_interval
         self.deadline = deadline
-        self.unknown_grace = client.UNKNOWN_STATUS_GRACE_S if unknown_grace is None else unknown_grace
+        self.unknown_grace = status.UNKNOWN_STATUS_GRACE_S if unknown_grace is None else unknown_grace
         self.error_budget = ERROR_BUDGET_S if error_budget is None else error_budget
         self.last_status: str | None = None
         self.seen_failures = 0
