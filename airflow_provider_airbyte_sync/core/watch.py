@@ -3,19 +3,18 @@
 :class:`Watch` is told each poll's outcome (a job, or a transient error) and the time, and answers
 a typed decision: :class:`Poll` again after a delay, or an end (:class:`Succeeded`, :class:`Failed`,
 :class:`TimedOut`). Each decision carries what to log, so every driver reports the same things in
-the same words. :func:`watching` is the loop itself (poll, decide, sleep) as a pure generator;
-:func:`follow` drives it blocking (the hook), :func:`afollow` in an event loop (the trigger). The
-sensor takes one step of it per poke, carrying the watch between pokes as :meth:`Watch.to_dict`.
+the same words. :func:`watching` is the loop itself (poll, decide, log, sleep) as a flow of the
+core: the hook and the async client drive it like any other flow. The sensor takes one step of it
+per poke, carrying the watch between pokes as :meth:`Watch.to_dict`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_airbyte_sync.core import status
 from airflow_provider_airbyte_sync.core.errors import (
@@ -25,7 +24,11 @@ from airflow_provider_airbyte_sync.core.errors import (
     AirbyteTimeout,
     AirbyteUnreachable,
 )
+from airflow_provider_airbyte_sync.core.record import Log, Sleep, Steps
 from airflow_provider_airbyte_sync.core.status import AirbyteJob
+
+if TYPE_CHECKING:
+    from airflow_provider_airbyte_sync.core.dialects import Dialect
 
 # How long a watch survives Airbyte being unreachable or answering 5xx, counted from the first
 # failed poll of a run of failures (each poll already retried its request with backoff).
@@ -252,69 +255,22 @@ class Watch:
         return max(0.0, self.running_at - job.created_at.timestamp())
 
 
-class Fetch:
-    """Effect of :func:`watching`: poll the job now; answer with it, or with the error the poll raised."""
+def watching(watch: Watch, dialect: Dialect) -> Steps[Ended]:
+    """The watch loop as a flow: poll, decide, yield the decision's lines (:class:`Log`), :class:`Sleep`.
 
-
-LogFn = Callable[[int, str], object]  # log(level, line)
-
-
-def watching(watch: Watch, log: LogFn, clock: Callable[[], float] = time.time) -> Generator[Any, Any, Ended]:
-    """The watch loop: poll, decide (each decision's lines go to ``log``), sleep, until the watch ends.
-
-    Yields :class:`Fetch` (answer: the :data:`PollOutcome`) and each :class:`Poll` decision (sleep its
-    delay, answer ``None``); returns the end. Errors a watch does not outlive are raised
-    (:meth:`Watch.on_error`).
+    Answers the end; errors a watch does not outlive are raised (:meth:`Watch.on_error`).
     """
     while True:
-        decision = watch.decide((yield Fetch()), clock())
+        try:
+            seen: PollOutcome = yield from dialect.get_job(watch.job_id)
+        except AirbyteError as exc:
+            seen = exc
+        decision = watch.decide(seen, time.time())
         for level, line in decision.logs:
-            log(level, line)
+            yield Log(level, line)
         if not isinstance(decision, Poll):
             return decision
-        yield decision
-
-
-def follow(watch: Watch, poll: Callable[[], AirbyteJob], log: LogFn) -> Ended:
-    """Drive :func:`watching` blocking: ``poll()`` reads the job, ``time.sleep`` waits."""
-    flow = watching(watch, log)
-    try:
-        effect = next(flow)
-        while True:
-            if isinstance(effect, Poll):
-                time.sleep(effect.delay)
-                effect = flow.send(None)
-            else:
-                effect = flow.send(outcome(poll))
-    except StopIteration as stop:
-        return stop.value
-
-
-async def afollow(watch: Watch, poll: Callable[[], Awaitable[AirbyteJob]], log: LogFn) -> Ended:
-    """Drive :func:`watching` in an event loop: ``await poll()`` reads the job, ``asyncio.sleep`` waits."""
-    flow = watching(watch, log)
-    try:
-        effect = next(flow)
-        while True:
-            if isinstance(effect, Poll):
-                await asyncio.sleep(effect.delay)
-                effect = flow.send(None)
-                continue
-            try:
-                job: PollOutcome = await poll()
-            except AirbyteError as exc:
-                job = exc
-            effect = flow.send(job)
-    except StopIteration as stop:
-        return stop.value
-
-
-def outcome(poll: Callable[[], AirbyteJob]) -> PollOutcome:
-    """Poll once: the job, or the :class:`AirbyteError` the poll raised (for :meth:`Watch.decide`)."""
-    try:
-        return poll()
-    except AirbyteError as exc:
-        return exc
+        yield Sleep(decision.delay)
 
 
 def waited_too_long(job_id: int, timeout: float | None, if_running: str = "wait") -> AirbyteTimeout:

@@ -37,7 +37,7 @@ from airflow_provider_airbyte_sync.core.retry import Attempts, ServerClock
 from airflow_provider_airbyte_sync.core.settings import Settings, job_url, settings_from_airflow
 from airflow_provider_airbyte_sync.core.status import AirbyteConnection, AirbyteJob
 from airflow_provider_airbyte_sync.core.tokens import TokenCache, token_flow
-from airflow_provider_airbyte_sync.core.watch import Failed, Succeeded, Watch, failed_error, follow
+from airflow_provider_airbyte_sync.core.watch import Failed, Succeeded, Watch, failed_error, watching
 from airflow_provider_airbyte_sync.core.wire import Request, Response
 
 if TYPE_CHECKING:
@@ -380,7 +380,7 @@ class AirbyteHook(BaseHook):
         watch = watch or Watch(
             job_id, poll_interval=wait_seconds, deadline=time.time() + timeout if timeout else None
         )
-        end = follow(watch, lambda: self.get_job_details(job_id), self.log.log)
+        end = self.run(watching(watch, self.dialect))
         if isinstance(end, Succeeded):
             return end.job
         if isinstance(end, Failed):

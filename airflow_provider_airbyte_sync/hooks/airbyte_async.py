@@ -15,7 +15,7 @@ import logging
 import sys
 import time
 import weakref
-from collections.abc import Generator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseHook
@@ -23,6 +23,7 @@ from airflow.sdk import BaseHook
 from airflow_provider_airbyte_sync.core import transport
 from airflow_provider_airbyte_sync.core.dialects import Dialect, dialect_for
 from airflow_provider_airbyte_sync.core.errors import AirbyteError
+from airflow_provider_airbyte_sync.core.record import Log, Sleep, Steps
 from airflow_provider_airbyte_sync.core.retry import Attempts
 from airflow_provider_airbyte_sync.core.settings import Settings, settings_from_airflow
 from airflow_provider_airbyte_sync.core.status import AirbyteJob
@@ -120,12 +121,26 @@ class AsyncAirbyteClient:
             await self._session.close()
             self._session = None
 
-    async def run(self, flow: Generator[Request, Response, T]) -> T:
-        """Drive a flow of :mod:`~airflow_provider_airbyte_sync.core` to its result."""
+    async def run(self, flow: Steps[T], log_line: Callable[[int, str], object] = log.log) -> T:
+        """Drive a flow of :mod:`~airflow_provider_airbyte_sync.core` to its result.
+
+        Requests are sent, :class:`Sleep` waits without blocking the loop, :class:`Log` lines go to
+        ``log_line(level, text)``.
+        """
+        answer: Any = None
         try:
-            request = next(flow)
+            effect = next(flow)
             while True:
-                request = flow.send(await self.send(request))
+                answer = None
+                if isinstance(effect, Request):
+                    answer = await self.send(effect)
+                elif isinstance(effect, Sleep):
+                    await asyncio.sleep(effect.seconds)
+                elif isinstance(effect, Log):
+                    log_line(effect.level, effect.text)
+                else:
+                    raise TypeError(f"unknown effect {effect!r}")
+                effect = flow.send(answer)
         except StopIteration as stop:
             return stop.value
 
@@ -197,9 +212,6 @@ class AsyncAirbyteClient:
             return transport.unanswered(plan, "broken", exc)
 
     # ------------------------------------------------------------ the operations a watch needs
-    async def get_job(self, job_id: int) -> AirbyteJob:
-        return await self.run(self.dialect.get_job(job_id))
-
     async def with_failure_reason(self, job: AirbyteJob) -> AirbyteJob:
         if job.failure or job.state == "succeeded":
             return job

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
+from airflow_provider_airbyte_sync.core.errors import AirbyteError
 from airflow_provider_airbyte_sync.tasks import (
     DEFER_MARGIN_S,
     SUMMARY_XCOM,
@@ -104,14 +105,7 @@ class AirbyteJobSensor(BaseSensorOperator):
         new try (a retry or a Clear) starts a fresh watch.
         """
         from airflow_provider_airbyte_sync.core.values import check_job_id
-        from airflow_provider_airbyte_sync.core.watch import (
-            Failed,
-            Succeeded,
-            Watch,
-            failed_error,
-            outcome,
-            summary,
-        )
+        from airflow_provider_airbyte_sync.core.watch import Failed, Succeeded, Watch, failed_error, summary
 
         job_id = check_job_id(self.airbyte_job_id)
         hook = self.hook
@@ -123,7 +117,10 @@ class AirbyteJobSensor(BaseSensorOperator):
             stored = Watch.from_dict(saved["watch"])
             if stored.job_id == job_id:  # another job id (re-rendered) is watched afresh
                 watch = stored
-        decision = watch.decide(outcome(lambda: hook.get_job_details(job_id)), time.time())
+        try:
+            decision = watch.on_job(hook.get_job_details(job_id), time.time())
+        except AirbyteError as exc:
+            decision = watch.on_error(exc, time.time())  # re-raises what a watch does not outlive
         for level, line in decision.logs:
             self.log.log(level, line)
         if store is not None:

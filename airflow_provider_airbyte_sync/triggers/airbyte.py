@@ -10,7 +10,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_airbyte_sync.core.errors import AirbyteError
-from airflow_provider_airbyte_sync.core.watch import Failed, Succeeded, Watch, afollow, failure_message
+from airflow_provider_airbyte_sync.core.watch import Failed, Succeeded, Watch, failure_message, watching
 from airflow_provider_airbyte_sync.hooks.airbyte_async import AsyncAirbyteClient
 from airflow_provider_airbyte_sync.tasks import DEFERRED_POLL_INTERVAL_S
 
@@ -110,7 +110,7 @@ class AirbyteSyncTrigger(BaseTrigger):
         """Poll the job until it ends or the deadline passes; answer the one event to fire."""
         watch = Watch(self.job_id, poll_interval=self.poll_interval, deadline=self.end_time)
         async with AsyncAirbyteClient(self.conn_id, keepalive_s=self.poll_interval + 30) as api:
-            end = await afollow(watch, lambda: api.get_job(self.job_id), self.log.log)
+            end = await api.run(watching(watch, api.dialect), self.log.log)
             if isinstance(end, Succeeded):
                 queued = watch.queued_seconds(end.job)
                 return self._event("succeeded", f"Airbyte job {self.job_id} succeeded.", end.job, queued)
