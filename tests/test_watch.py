@@ -277,6 +277,31 @@ def test_hook_trigger_and_sensor_log_the_same_lines_for_the_same_polls(
     ]
 
 
+def test_a_token_endpoint_failing_mid_watch_is_a_failed_poll_for_hook_and_trigger(
+    emulator_factory: Callable[..., Any], airflow_conn: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop's read includes the driver's own token fetch: its failure counts against the budget."""
+    monkeypatch.setattr(retry, "MAX_TRIES", 1)  # one request a poll
+    emulator = emulator_factory(auth="token")
+    conn_id = airflow_conn(**conn_fields(emulator, "public", "client_credentials"))
+    connection_id = emulator.add_connection(name="c", pending_s=0.05, running_s=0.3)
+
+    def start() -> int:
+        job_id = emulator.start_job(connection_id)
+        # Each driver has its own token cache, still empty: its first two polls fail at the token.
+        emulator.add_fault(r"/applications/token", status=503, count=2)
+        return job_id
+
+    hook = recording(AirbyteHook, Lines())(conn_id)
+    assert hook.wait_for_job(start(), wait_seconds=0.01, timeout=60).status == "succeeded"
+    trigger = recording(AirbyteSyncTrigger, Lines())(start(), conn_id, poll_interval=0.01)
+    (event,) = asyncio.run(_events(trigger))
+    assert event.payload["status"] == "succeeded", event.payload
+    for lines in (hook.log.lines, trigger.log.lines):
+        failed = [text for _, text in lines if "failed, will poll again" in text]
+        assert len(failed) == 2, lines
+
+
 async def _events(trigger: Any) -> list[Any]:
     return [event async for event in trigger.run()]
 

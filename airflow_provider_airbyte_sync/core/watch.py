@@ -4,7 +4,8 @@
 a typed decision: :class:`Poll` again after a delay, or an end (:class:`Succeeded`, :class:`Failed`,
 :class:`TimedOut`). Each decision carries what to log, so every driver reports the same things in
 the same words. :func:`watching` is the loop itself (poll, decide, log, sleep) as a flow of the
-core: the hook and the async client drive it like any other flow. The sensor takes one step of it
+core: the hook and the async client drive it like any other flow (with :class:`Read`, a poll
+that failed is answered, not raised). The sensor takes one step of it
 per poke, carrying the watch between pokes as :meth:`Watch.to_dict`.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +25,9 @@ from airflow_provider_airbyte_sync.core.errors import (
     AirbyteTimeout,
     AirbyteUnreachable,
 )
-from airflow_provider_airbyte_sync.core.record import Log, Sleep, Steps
+from airflow_provider_airbyte_sync.core.record import Log, Sleep
 from airflow_provider_airbyte_sync.core.status import AirbyteJob
+from airflow_provider_airbyte_sync.core.wire import Request, Response
 
 if TYPE_CHECKING:
     from airflow_provider_airbyte_sync.core.dialects import Dialect
@@ -255,17 +257,23 @@ class Watch:
         return max(0.0, self.running_at - job.created_at.timestamp())
 
 
-def watching(watch: Watch, dialect: Dialect) -> Steps[Ended]:
-    """The watch loop as a flow: poll, decide, yield the decision's lines (:class:`Log`), :class:`Sleep`.
+@dataclass(frozen=True)
+class Read:
+    """Effect of :func:`watching`: drive ``flow`` and answer the job it read, or the
+    :class:`AirbyteError` raised while reading it (by the flow, or by the driver, e.g. fetching a
+    token): a failed poll is the watch's to judge, never the end of the loop.
+    """
 
-    Answers the end; errors a watch does not outlive are raised (:meth:`Watch.on_error`).
+    flow: Generator[Request, Response, AirbyteJob]
+
+
+def watching(watch: Watch, dialect: Dialect) -> Generator[Read | Log | Sleep, Any, Ended]:
+    """The watch loop as a flow: :class:`Read` the job, decide, yield the decision's lines
+    (:class:`Log`), :class:`Sleep`; answers the end. Errors a watch does not outlive are raised
+    (:meth:`Watch.on_error`).
     """
     while True:
-        try:
-            seen: PollOutcome = yield from dialect.get_job(watch.job_id)
-        except AirbyteError as exc:
-            seen = exc
-        decision = watch.decide(seen, time.time())
+        decision = watch.decide((yield Read(dialect.get_job(watch.job_id))), time.time())
         for level, line in decision.logs:
             yield Log(level, line)
         if not isinstance(decision, Poll):

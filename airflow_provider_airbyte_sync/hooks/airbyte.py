@@ -37,7 +37,7 @@ from airflow_provider_airbyte_sync.core.retry import Attempts, ServerClock
 from airflow_provider_airbyte_sync.core.settings import Settings, job_url, settings_from_airflow
 from airflow_provider_airbyte_sync.core.status import AirbyteConnection, AirbyteJob
 from airflow_provider_airbyte_sync.core.tokens import TokenCache, token_flow
-from airflow_provider_airbyte_sync.core.watch import Failed, Succeeded, Watch, failed_error, watching
+from airflow_provider_airbyte_sync.core.watch import Failed, Read, Succeeded, Watch, failed_error, watching
 from airflow_provider_airbyte_sync.core.wire import Request, Response
 
 if TYPE_CHECKING:
@@ -148,6 +148,11 @@ class AirbyteHook(BaseHook):
                     time.sleep(effect.seconds)
                 elif isinstance(effect, Log):
                     self.log.log(effect.level, effect.text)
+                elif isinstance(effect, Read):
+                    try:
+                        answer = self.run(effect.flow, quick=quick)
+                    except AirbyteError as exc:
+                        answer = exc
                 else:
                     raise TypeError(f"unknown effect {effect!r}")
                 effect = flow.send(answer)

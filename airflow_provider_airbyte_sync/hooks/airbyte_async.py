@@ -15,7 +15,7 @@ import logging
 import sys
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseHook
@@ -23,11 +23,12 @@ from airflow.sdk import BaseHook
 from airflow_provider_airbyte_sync.core import transport
 from airflow_provider_airbyte_sync.core.dialects import Dialect, dialect_for
 from airflow_provider_airbyte_sync.core.errors import AirbyteError
-from airflow_provider_airbyte_sync.core.record import Log, Sleep, Steps
+from airflow_provider_airbyte_sync.core.record import Log, Sleep
 from airflow_provider_airbyte_sync.core.retry import Attempts
 from airflow_provider_airbyte_sync.core.settings import Settings, settings_from_airflow
 from airflow_provider_airbyte_sync.core.status import AirbyteJob
 from airflow_provider_airbyte_sync.core.tokens import TokenCache, token_flow
+from airflow_provider_airbyte_sync.core.watch import Read
 from airflow_provider_airbyte_sync.core.wire import Request, Response
 
 if TYPE_CHECKING:
@@ -121,11 +122,11 @@ class AsyncAirbyteClient:
             await self._session.close()
             self._session = None
 
-    async def run(self, flow: Steps[T], log_line: Callable[[int, str], object] = log.log) -> T:
+    async def run(self, flow: Generator[Any, Any, T], log_line: Callable[[int, str], object] = log.log) -> T:
         """Drive a flow of :mod:`~airflow_provider_airbyte_sync.core` to its result.
 
         Requests are sent, :class:`Sleep` waits without blocking the loop, :class:`Log` lines go to
-        ``log_line(level, text)``.
+        ``log_line(level, text)``, a :class:`Read` answers its result or the error it raised.
         """
         answer: Any = None
         try:
@@ -138,6 +139,11 @@ class AsyncAirbyteClient:
                     await asyncio.sleep(effect.seconds)
                 elif isinstance(effect, Log):
                     log_line(effect.level, effect.text)
+                elif isinstance(effect, Read):
+                    try:
+                        answer = await self.run(effect.flow)
+                    except AirbyteError as exc:
+                        answer = exc
                 else:
                     raise TypeError(f"unknown effect {effect!r}")
                 effect = flow.send(answer)
