@@ -39,8 +39,8 @@ from airflow_provider_airbyte_sync.testing import (
     decode_jwt_payload,
     java_duration,
     java_offset_datetime,
-    make_self_signed_ca,
 )
+from tests.tls import make_self_signed_ca
 
 PROBLEM = "application/problem+json"
 # Subprocesses must import this checkout's package even from another working directory.

@@ -20,9 +20,9 @@ from airflow_provider_airbyte_sync.testing import (
     DEFAULT_WORKSPACE_ID,
     FAILING_CONNECTION_ID,
     INACTIVE_CONNECTION_ID,
-    make_self_signed_ca,
 )
 from tests.conftest import conn_fields
+from tests.tls import make_self_signed_ca
 
 FAST = {"pending_s": 0.05, "running_s": 0.3}
 SETUPS = [

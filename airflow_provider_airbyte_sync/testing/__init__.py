@@ -48,7 +48,6 @@ if TYPE_CHECKING:
         UnknownConnection,
         UnknownJob,
     )
-    from airflow_provider_airbyte_sync.testing.tls import make_self_signed_ca
 
 _EXPORTS = {
     "auth": (
@@ -71,7 +70,6 @@ _EXPORTS = {
         "UnknownConnection",
         "UnknownJob",
     ),
-    "tls": ("make_self_signed_ca",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -133,5 +131,4 @@ __all__ = [
     "java_duration",
     "java_offset_datetime",
     "load_connections_file",
-    "make_self_signed_ca",
 ]
