@@ -147,14 +147,14 @@ class AirbyteTriggerSyncOperator(BaseOperator):
 
     # ------------------------------------------------------------------ task state store
     def _store(self, context: Context) -> Any:
-        return context.get("task_state_store")  # type: ignore[call-overload]
+        return context.get("task_state_store")
 
     def _ask(self, context: Context) -> record.Ask:
         """The protocol's view of this task: its arguments and what tells a retry from a Clear."""
         from airflow_provider_airbyte_sync.core import record
 
-        dag_run = context.get("dag_run")  # type: ignore[call-overload]
-        max_tries = getattr(context.get("ti"), "max_tries", None)  # type: ignore[call-overload]
+        dag_run = context.get("dag_run")
+        max_tries = getattr(context.get("ti"), "max_tries", None)
         generation = record.Generation(
             clear_number=int(getattr(dag_run, "clear_number", 0) or 0),
             max_tries=max_tries if isinstance(max_tries, int) else None,

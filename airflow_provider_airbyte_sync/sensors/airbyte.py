@@ -109,10 +109,10 @@ class AirbyteJobSensor(BaseSensorOperator):
 
         job_id = check_job_id(self.airbyte_job_id)
         hook = self.hook
-        store = context.get("task_state_store")  # type: ignore[call-overload]
-        try_number = getattr(context.get("ti"), "try_number", None)  # type: ignore[call-overload]
+        store = context.get("task_state_store")
+        try_number = getattr(context.get("ti"), "try_number", None)
         watch = Watch(job_id, poll_interval=float(self.poke_interval))
-        saved = (store.get(STATE_KEY) if store is not None else None) or {}
+        saved: Any = (store.get(STATE_KEY) if store is not None else None) or {}
         if saved.get("try_number") == try_number and saved.get("watch") is not None:
             stored = Watch.from_dict(saved["watch"])
             if stored.job_id == job_id:  # another job id (re-rendered) is watched afresh

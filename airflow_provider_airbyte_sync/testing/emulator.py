@@ -646,7 +646,7 @@ class AirbyteEmulator:
                 # after=True: the work is done (e.g. the job exists); now the answer misbehaves.
                 if fault.delay_s:
                     await asyncio.sleep(fault.delay_s)
-                replaced = fault.outcome(outcome)  # type: ignore[arg-type]
+                replaced = fault.outcome(outcome)
                 outcome = replaced if replaced is not None else outcome
         if self.latency_s > 0 and isinstance(outcome, Response):
             await asyncio.sleep(self.latency_s)

@@ -244,7 +244,7 @@ class _Connection(asyncio.Protocol):
                 self._write(request, result)
             else:
                 self.busy = True
-                self.task = asyncio.ensure_future(self._finish(request, result))  # type: ignore[arg-type]
+                self.task = asyncio.ensure_future(self._finish(request, result))
                 return
 
     async def _finish(self, request: Request, pending: Awaitable[Outcome]) -> None:

@@ -103,7 +103,7 @@ def _uuid_or_400(value: str, name: str) -> str:
 
 
 def _uuid_list(request: Request, name: str) -> list[str]:
-    out = []
+    out: list[str] = []
     for raw in request.query.get(name, []):
         out.extend(_uuid_or_400(part.strip(), name) for part in raw.split(",") if part.strip())
     return out
