@@ -6,7 +6,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_HOOK = "airflow_provider_airbyte_sync.hooks.airbyte.AirbyteHook"
+_NAME = "Airbyte (sync)"
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -16,90 +16,60 @@ def get_provider_info() -> dict[str, Any]:
     ``ui-field-behaviour`` relabels and hides the standard ones.
     """
 
-    def text(label: str, description: str, **schema: Any) -> dict[str, Any]:
-        return {"label": label, "description": description, "schema": {"type": ["string", "null"], **schema}}
+    def field(label: str, description: str, kind: str = "string", **schema: Any) -> dict[str, Any]:
+        return {"label": label, "description": description, "schema": {"type": [kind, "null"], **schema}}
 
     def seconds(label: str, description: str, default: int) -> dict[str, Any]:
-        return {
-            "label": label,
-            "description": description,
-            "schema": {"type": ["number", "null"], "default": default, "exclusiveMinimum": 0},
-        }
+        return field(label, description, "number", default=default, exclusiveMinimum=0)
+
+    def modules(kind: str) -> list[dict[str, Any]]:
+        return [
+            {"integration-name": _NAME, "python-modules": [f"airflow_provider_airbyte_sync.{kind}.airbyte"]}
+        ]
 
     return {
         "package-name": "airflow-provider-airbyte-sync",
-        "name": "Airbyte (sync)",
+        "name": _NAME,
         "description": "Start Airbyte connection syncs and watch them to the end, exactly once: "
         "config API, OSS public API and Airbyte Cloud.",
         "versions": [__version__],
         "integrations": [
             {
-                "integration-name": "Airbyte (sync)",
+                "integration-name": _NAME,
                 "external-doc-url": "https://docs.airbyte.com/api-documentation",
                 "tags": ["service"],
             }
         ],
-        "operators": [
-            {
-                "integration-name": "Airbyte (sync)",
-                "python-modules": ["airflow_provider_airbyte_sync.operators.airbyte"],
-            }
-        ],
-        "sensors": [
-            {
-                "integration-name": "Airbyte (sync)",
-                "python-modules": ["airflow_provider_airbyte_sync.sensors.airbyte"],
-            }
-        ],
-        "hooks": [
-            {
-                "integration-name": "Airbyte (sync)",
-                "python-modules": ["airflow_provider_airbyte_sync.hooks.airbyte"],
-            }
-        ],
-        "triggers": [
-            {
-                "integration-name": "Airbyte (sync)",
-                "python-modules": ["airflow_provider_airbyte_sync.triggers.airbyte"],
-            }
-        ],
+        **{kind: modules(kind) for kind in ("operators", "sensors", "hooks", "triggers")},
         "connection-types": [
             {
-                "hook-class-name": _HOOK,
-                "hook-name": "Airbyte (sync)",
+                "hook-class-name": "airflow_provider_airbyte_sync.hooks.airbyte.AirbyteHook",
+                "hook-name": _NAME,
                 "connection-type": "airbyte_sync",
                 "conn-fields": {
-                    "api_type": {
-                        "label": "API",
-                        "description": "auto: from the host and credentials. config: OSS /api/v1. "
+                    "api_type": field(
+                        "API",
+                        "auto: from the host and credentials. config: OSS /api/v1. "
                         "public: OSS /api/public/v1 or Airbyte Cloud.",
-                        "schema": {
-                            "type": ["string", "null"],
-                            "default": "auto",
-                            "enum": ["auto", "config", "public"],
-                        },
-                    },
-                    "auth_type": {
-                        "label": "Auth type",
-                        "description": "auto: bearer if a token is set; client credentials if Login is a "
+                        default="auto",
+                        enum=["auto", "config", "public"],
+                    ),
+                    "auth_type": field(
+                        "Auth type",
+                        "auto: bearer if a token is set; client credentials if Login is a "
                         "client id (UUID) or the API is public; Basic for a user and password.",
-                        "schema": {
-                            "type": ["string", "null"],
-                            "default": "auto",
-                            "enum": ["auto", "none", "basic", "bearer", "client_credentials"],
-                        },
-                    },
-                    "token": {
-                        "label": "Bearer token",
-                        "description": "A static API token, for auth type bearer.",
-                        "schema": {"type": ["string", "null"], "format": "password"},
-                    },
-                    "token_url": text(
+                        default="auto",
+                        enum=["auto", "none", "basic", "bearer", "client_credentials"],
+                    ),
+                    "token": field(
+                        "Bearer token", "A static API token, for auth type bearer.", format="password"
+                    ),
+                    "token_url": field(
                         "Token URL",
                         "Client-credentials token endpoint; default: the API base + /applications/token, "
                         "e.g. https://airbyte.example.com/api/public/v1/applications/token.",
                     ),
-                    "api_version": text("API version", "Version in the API path.", default="v1"),
+                    "api_version": field("API version", "Version in the API path.", default="v1"),
                     "connect_timeout": seconds("Connect timeout (s)", "Seconds to open a connection.", 10),
                     "read_timeout": seconds("Read timeout (s)", "Seconds to wait for a read's answer.", 30),
                     "create_timeout": seconds(
@@ -108,20 +78,18 @@ def get_provider_info() -> dict[str, Any]:
                         "load.",
                         180,
                     ),
-                    "verify_ssl": {
-                        "label": "Verify TLS certificates",
-                        "description": "Turn off only for a test server.",
-                        "schema": {"type": ["boolean", "null"], "default": True},
-                    },
-                    "ca_bundle": text(
+                    "verify_ssl": field(
+                        "Verify TLS certificates", "Turn off only for a test server.", "boolean", default=True
+                    ),
+                    "ca_bundle": field(
                         "CA bundle",
                         "Path to a PEM file of CA certificates to trust, e.g. /etc/ssl/airbyte-ca.pem.",
                     ),
-                    "proxies": text(
+                    "proxies": field(
                         "Proxy",
                         'A proxy URL for all requests, or JSON such as {"https": "http://proxy:3128"}.',
                     ),
-                    "web_url": text(
+                    "web_url": field(
                         "Airbyte web UI URL",
                         "Base URL of the Airbyte web UI, for links to jobs, e.g. "
                         "https://airbyte.example.com; default: from the host.",
