@@ -28,7 +28,6 @@ from typing import Any
 
 from airflow_provider_airbyte_sync.core.dialects import Dialect
 from airflow_provider_airbyte_sync.core.errors import (
-    AirbyteConnectionNotActive,
     AirbyteError,
     AirbyteJobNotFound,
     AirbyteOutcomeUnknown,
@@ -47,7 +46,7 @@ from airflow_provider_airbyte_sync.core.record import (
     StateName,
     Steps,
 )
-from airflow_provider_airbyte_sync.core.status import AirbyteJob, same_kind
+from airflow_provider_airbyte_sync.core.status import AirbyteJob, check_active, same_kind
 from airflow_provider_airbyte_sync.core.wire import outcome_unknown
 
 # After a create with an unknown outcome, the listing is read again after each of these pauses
@@ -194,12 +193,7 @@ def _fresh(dialect: Dialect, ask: Ask, clock: Callable[[], float], floor: int = 
     """Check the connection, note its newest job (never below ``floor``), persist "sent", create;
     apply ``if_running``.
     """
-    connection = yield from dialect.get_connection(ask.connection_id)
-    if not connection.active:
-        raise AirbyteConnectionNotActive(
-            f"Airbyte connection {connection.name!r} ({connection.connection_id}) is {connection.status}: "
-            "Airbyte will not sync it. Enable it in the Airbyte UI; nothing was started."
-        )
+    connection = check_active((yield from dialect.get_connection(ask.connection_id)))
     if ask.job_type != "sync":
         # Airbyte answers a reset or clear sent while a sync runs by cancelling that sync, never
         # with a 409: if_running must be applied before sending.

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from airflow_provider_airbyte_sync.core.errors import AirbyteConnectionNotActive
+
 IN_PROGRESS = frozenset({"pending", "queued", "running", "incomplete"})
 SUCCEEDED = "succeeded"
 FAILED = frozenset({"failed", "cancelled"})
@@ -109,6 +111,16 @@ class AirbyteConnection:
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+
+def check_active(connection: AirbyteConnection) -> AirbyteConnection:
+    """``connection``, or :class:`AirbyteConnectionNotActive` if Airbyte would not sync it."""
+    if not connection.active:
+        raise AirbyteConnectionNotActive(
+            f"Airbyte connection {connection.name!r} ({connection.connection_id}) is {connection.status}: "
+            "Airbyte will not sync it. Enable it in the Airbyte UI; nothing was started."
+        )
+    return connection
 
 
 def _iso(value: datetime | None) -> str | None:

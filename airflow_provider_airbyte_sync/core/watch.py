@@ -269,16 +269,26 @@ class Read:
 
 def watching(watch: Watch, dialect: Dialect) -> Generator[Read | Log | Sleep, Any, Ended]:
     """The watch loop as a flow: :class:`Read` the job, decide, yield the decision's lines
-    (:class:`Log`), :class:`Sleep`; answers the end. Errors a watch does not outlive are raised
-    (:meth:`Watch.on_error`).
+    (:class:`Log`), :class:`Sleep`; answers the end (a failed job with Airbyte's reason). Errors a
+    watch does not outlive are raised (:meth:`Watch.on_error`).
     """
     while True:
         decision = watch.decide((yield Read(dialect.get_job(watch.job_id))), time.time())
         for level, line in decision.logs:
             yield Log(level, line)
+        if isinstance(decision, Failed):
+            return Failed((yield from with_failure_reason(dialect, decision.job)), decision.logs)
         if not isinstance(decision, Poll):
             return decision
         yield Sleep(decision.delay)
+
+
+def with_failure_reason(dialect: Dialect, job: AirbyteJob) -> Generator[Read, Any, AirbyteJob]:
+    """``job`` with Airbyte's failure reason filled in when the API gave none (as it is if that fails)."""
+    if job.failure or job.state == "succeeded":
+        return job
+    detailed = yield Read(dialect.failure_reason(job))
+    return job if isinstance(detailed, AirbyteError) else detailed
 
 
 def waited_too_long(job_id: int, timeout: float | None, if_running: str = "wait") -> AirbyteTimeout:

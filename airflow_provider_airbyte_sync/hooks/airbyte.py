@@ -17,11 +17,7 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_airbyte_sync.core import protocol, transport, values
 from airflow_provider_airbyte_sync.core.dialects import Dialect, dialect_for
-from airflow_provider_airbyte_sync.core.errors import (
-    AirbyteConnectionNotActive,
-    AirbyteError,
-    AirbyteSyncAlreadyRunning,
-)
+from airflow_provider_airbyte_sync.core.errors import AirbyteError, AirbyteSyncAlreadyRunning
 from airflow_provider_airbyte_sync.core.record import (
     Ask,
     Busy,
@@ -35,13 +31,24 @@ from airflow_provider_airbyte_sync.core.record import (
 )
 from airflow_provider_airbyte_sync.core.retry import Attempts, ServerClock
 from airflow_provider_airbyte_sync.core.settings import Settings, job_url, settings_from_airflow
-from airflow_provider_airbyte_sync.core.status import AirbyteConnection, AirbyteJob
+from airflow_provider_airbyte_sync.core.status import AirbyteConnection, AirbyteJob, check_active
 from airflow_provider_airbyte_sync.core.tokens import TokenCache, token_flow
-from airflow_provider_airbyte_sync.core.watch import Failed, Read, Succeeded, Watch, failed_error, watching
+from airflow_provider_airbyte_sync.core.watch import (
+    Failed,
+    Read,
+    Succeeded,
+    Watch,
+    failed_error,
+    watching,
+    with_failure_reason,
+)
 from airflow_provider_airbyte_sync.core.wire import Request, Response
 
 if TYPE_CHECKING:
+    import ssl
+
     import requests
+    import requests.adapters
 
 T = TypeVar("T")
 
@@ -110,7 +117,7 @@ class AirbyteHook(BaseHook):
 
         session = requests.Session()
         context = transport.ssl_context(self.settings.verify)
-        adapter = _SSLAdapter(context) if context is not None else HTTPAdapter()
+        adapter = _ssl_adapter(context) if context is not None else HTTPAdapter()
         session.mount("https://", adapter)
         session.mount("http://", HTTPAdapter())
         if self.settings.proxies:
@@ -247,14 +254,7 @@ class AirbyteHook(BaseHook):
 
     def check_active(self, connection_id: str) -> AirbyteConnection:
         """The Airbyte connection, or :class:`AirbyteConnectionNotActive` if Airbyte would not sync it."""
-        connection = self.get_airbyte_connection(connection_id)
-        if not connection.active:
-            raise AirbyteConnectionNotActive(
-                f"Airbyte connection {connection.name!r} ({connection.connection_id}) is "
-                f"{connection.status}: Airbyte will not sync it. Enable it in the Airbyte UI; nothing was "
-                "started."
-            )
-        return connection
+        return check_active(self.get_airbyte_connection(connection_id))
 
     def submit_job(self, connection_id: str, job_type: str = "sync") -> AirbyteJob:
         """Start a ``sync``, ``reset`` or ``clear`` of an active connection; returns the new job.
@@ -357,12 +357,7 @@ class AirbyteHook(BaseHook):
 
     def with_failure_reason(self, job: AirbyteJob) -> AirbyteJob:
         """The job with Airbyte's failure reason filled in when the API gave none."""
-        if job.failure or job.state == "succeeded":
-            return job
-        try:
-            return self.run(self.dialect.failure_reason(job))
-        except AirbyteError:
-            return job
+        return self.run(with_failure_reason(self.dialect, job))
 
     def wait_for_job(
         self,
@@ -389,7 +384,7 @@ class AirbyteHook(BaseHook):
         if isinstance(end, Succeeded):
             return end.job
         if isinstance(end, Failed):
-            raise failed_error(self.with_failure_reason(end.job))
+            raise failed_error(end.job)
         if cancel_on_timeout:  # TimedOut
             self.cancel_quietly(job_id)
         raise watch.timeout_error(timeout)
@@ -413,16 +408,11 @@ def _never_connected(error: Exception) -> bool:
     return isinstance(reason, NewConnectionError)
 
 
-def _ssl_adapter_class() -> type:
+def _ssl_adapter(context: ssl.SSLContext) -> requests.adapters.HTTPAdapter:
+    """An adapter that uses one prepared SSL context (the CA bundle loaded once)."""
     from requests.adapters import HTTPAdapter
 
     class SSLAdapter(HTTPAdapter):
-        """An adapter that uses one prepared SSL context (the CA bundle loaded once)."""
-
-        def __init__(self, context: Any) -> None:
-            self._context = context
-            super().__init__()
-
         def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
             # The context already trusts the bundle: never load another CA file into it per
             # connection (requests would load certifi or $REQUESTS_CA_BUNDLE there).
@@ -433,15 +423,11 @@ def _ssl_adapter_class() -> type:
             return super().build_connection_pool_key_attributes(request, True, cert)
 
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-            kwargs["ssl_context"] = self._context
+            kwargs["ssl_context"] = context
             super().init_poolmanager(*args, **kwargs)
 
         def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-            kwargs["ssl_context"] = self._context
+            kwargs["ssl_context"] = context
             return super().proxy_manager_for(proxy, **kwargs)
 
-    return SSLAdapter
-
-
-def _SSLAdapter(context: Any) -> Any:
-    return _ssl_adapter_class()(context)
+    return SSLAdapter()

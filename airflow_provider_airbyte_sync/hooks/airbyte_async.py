@@ -28,7 +28,7 @@ from airflow_provider_airbyte_sync.core.retry import Attempts
 from airflow_provider_airbyte_sync.core.settings import Settings, settings_from_airflow
 from airflow_provider_airbyte_sync.core.status import AirbyteJob
 from airflow_provider_airbyte_sync.core.tokens import TokenCache, token_flow
-from airflow_provider_airbyte_sync.core.watch import Read
+from airflow_provider_airbyte_sync.core.watch import Read, with_failure_reason
 from airflow_provider_airbyte_sync.core.wire import Request, Response
 
 if TYPE_CHECKING:
@@ -42,23 +42,6 @@ log = logging.getLogger(__name__)
 TOKENS = TokenCache()
 # One token fetch at a time per event loop.
 _TOKEN_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-async def _import_aiohttp() -> Any:
-    """aiohttp, imported off the event loop the first time (~0.1 s that would stall every trigger)."""
-    if "aiohttp" not in sys.modules:
-        await asyncio.to_thread(importlib.import_module, "aiohttp")
-    import aiohttp
-
-    return aiohttp
-
-
-def _token_lock() -> asyncio.Lock:
-    loop = asyncio.get_running_loop()
-    lock = _TOKEN_LOCKS.get(loop)
-    if lock is None:
-        lock = _TOKEN_LOCKS[loop] = asyncio.Lock()
-    return lock
 
 
 async def aread_settings(conn_id: str) -> Settings:
@@ -98,7 +81,10 @@ class AsyncAirbyteClient:
         self.dialect: Dialect
 
     async def __aenter__(self) -> AsyncAirbyteClient:
-        aiohttp = await _import_aiohttp()
+        if "aiohttp" not in sys.modules:
+            # Off the event loop the first time: ~0.1 s that would stall every trigger.
+            await asyncio.to_thread(importlib.import_module, "aiohttp")
+        import aiohttp
 
         if self.settings is None:
             self.settings = await aread_settings(self.airbyte_conn_id)
@@ -169,17 +155,18 @@ class AsyncAirbyteClient:
 
     async def _token(self, settings: Settings) -> str:
         """The client-credentials token from :attr:`tokens`, fetched (and masked) when it has none."""
-        token = self.tokens.get(settings.cache_key, time.monotonic())
+        key = settings.cache_key
+        token = self.tokens.get(key, time.monotonic())
         if token is None:
-            async with _token_lock():
-                token = self.tokens.get(settings.cache_key, time.monotonic())
+            async with _TOKEN_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock()):
+                token = self.tokens.get(key, time.monotonic())
                 if token is None:
                     from airflow.sdk.log import amask_secret
 
                     fresh, lifetime = await self.run(token_flow(settings, self.airbyte_conn_id))
                     await amask_secret(fresh)
-                    self.tokens.put(settings.cache_key, fresh, lifetime, time.monotonic())
-                    return fresh
+                    self.tokens.put(key, fresh, lifetime, time.monotonic())
+                    token = fresh
         return token
 
     async def _send_once(self, plan: transport.Plan) -> Response:
@@ -219,12 +206,8 @@ class AsyncAirbyteClient:
 
     # ------------------------------------------------------------ the operations a watch needs
     async def with_failure_reason(self, job: AirbyteJob) -> AirbyteJob:
-        if job.failure or job.state == "succeeded":
-            return job
-        try:
-            return await self.run(self.dialect.failure_reason(job))
-        except AirbyteError:
-            return job
+        """The job with Airbyte's failure reason filled in when the API gave none."""
+        return await self.run(with_failure_reason(self.dialect, job))
 
     async def cancel_quietly(self, job_id: int) -> bool:
         """Cancel a job we own; a failure is logged, never raised (it must not hide the real error)."""

@@ -115,8 +115,7 @@ class AirbyteSyncTrigger(BaseTrigger):
                 queued = watch.queued_seconds(end.job)
                 return self._event("succeeded", f"Airbyte job {self.job_id} succeeded.", end.job, queued)
             if isinstance(end, Failed):
-                job = await api.with_failure_reason(end.job)
-                return self._event("failed", failure_message(job), job)
+                return self._event("failed", failure_message(end.job), end.job)
             if self.owned and self.cancel_on_kill:  # TimedOut
                 await api.cancel_quietly(self.job_id)
             return self._event("timeout", str(watch.timeout_error(self.timeout)), end.job)
