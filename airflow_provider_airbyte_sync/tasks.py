@@ -1,4 +1,4 @@
-"""What the operator and the sensor share: argument checks, trigger events, XCom keys.
+"""What the operator and the sensor share: deferral, trigger events, XCom keys.
 
 Light on purpose: DAG parsing imports the operator and sensor modules, which import this one and
 nothing heavier; the hook, the core and the trigger are imported when a task runs.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
@@ -31,9 +32,25 @@ DEFER_SETTLE_S = 8.0
 EVENT_STATUSES = ("succeeded", "failed", "timeout", "error")
 
 
-def settle_until() -> float:
-    """The trigger's ``not_before`` for a deferral starting now (epoch seconds)."""
-    return time.time() + DEFER_SETTLE_S
+def defer_watch(
+    task: Any, job_id: int, deadline: float, method_name: str, kwargs: dict | None, **trigger: Any
+) -> None:
+    """Defer ``task`` to a trigger watching ``job_id`` until ``deadline``; resume it in ``method_name``."""
+    # Imported here: DAG parsing imports the task modules, and only deferring needs the trigger.
+    from airflow_provider_airbyte_sync.triggers.airbyte import AirbyteSyncTrigger
+
+    task.defer(
+        trigger=AirbyteSyncTrigger(
+            job_id=job_id,
+            conn_id=task.airbyte_conn_id,
+            end_time=deadline,
+            not_before=time.time() + DEFER_SETTLE_S,
+            **trigger,
+        ),
+        method_name=method_name,
+        kwargs=kwargs,
+        timeout=timedelta(seconds=max(deadline - time.time(), 0) + DEFER_MARGIN_S),
+    )
 
 
 def check_event(event: Any) -> Mapping[str, Any]:

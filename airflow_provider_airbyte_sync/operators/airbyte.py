@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -19,13 +18,12 @@ from airflow.sdk import BaseOperator, BaseOperatorLink, conf
 from airflow_provider_airbyte_sync.core.errors import AirbyteJobFailed, AirbyteTimeout
 from airflow_provider_airbyte_sync.tasks import (
     BLOCKING_POLL_INTERVAL_S,
-    DEFER_MARGIN_S,
     DEFERRED_POLL_INTERVAL_S,
     SUMMARY_XCOM,
     URL_XCOM,
     check_event,
+    defer_watch,
     raise_for_event,
-    settle_until,
 )
 
 if TYPE_CHECKING:
@@ -204,21 +202,17 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         url = hook.job_url(self.connection_id)
         context["ti"].xcom_push(key=URL_XCOM, value=url)
         self.log.info("Airbyte job %s (%s): %s", job.job_id, job.status, url or "no UI link")
-        if job.state == "failed":  # e.g. found ended after a lost create's answer: never handed on
-            from airflow_provider_airbyte_sync.core.watch import failed_error
+        from airflow_provider_airbyte_sync.core.watch import Watch, failed_error, summary
 
+        if job.state == "failed":  # e.g. found ended after a lost create's answer: never handed on
             raise failed_error(hook.with_failure_reason(job))
         if job.state == "succeeded":
             return self._finish(context, job, url)
         if self.asynchronous:
-            from airflow_provider_airbyte_sync.core.watch import summary
-
             context["ti"].xcom_push(key=SUMMARY_XCOM, value=summary(job, url=url))
             return job.job_id
         if self.deferrable:
             self._defer_on(job.job_id, deadline, owned=owned, url=url)
-        from airflow_provider_airbyte_sync.core.watch import Watch
-
         watch = Watch(job.job_id, poll_interval=self.poll_interval, deadline=deadline)
         done = hook.wait_for_job(
             job.job_id,
@@ -252,25 +246,18 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         url: str | None = None,
         method_name: str = "execute_complete",
     ) -> None:
-        # Imported here: DAG parsing imports this module, and only deferring needs the trigger.
-        from airflow_provider_airbyte_sync.triggers.airbyte import AirbyteSyncTrigger
-
-        self.defer(
-            trigger=AirbyteSyncTrigger(
-                job_id=job_id,
-                conn_id=self.airbyte_conn_id,
-                end_time=deadline,
-                poll_interval=self.poll_interval,
-                owned=owned,
-                cancel_on_kill=self.cancel_on_kill,
-                connection_id=self.connection_id,
-                url=url,
-                timeout=float(self.timeout),
-                not_before=settle_until(),
-            ),
-            method_name=method_name,
-            kwargs={"deadline": deadline},
-            timeout=timedelta(seconds=max(deadline - time.time(), 0) + DEFER_MARGIN_S),
+        defer_watch(
+            self,
+            job_id,
+            deadline,
+            method_name,
+            {"deadline": deadline},
+            poll_interval=self.poll_interval,
+            owned=owned,
+            cancel_on_kill=self.cancel_on_kill,
+            connection_id=self.connection_id,
+            url=url,
+            timeout=float(self.timeout),
         )
 
     def execute_after_wait(self, context: Context, event: Any = None, deadline: float | None = None) -> int:

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_airbyte_sync.core.errors import AirbyteError
-from airflow_provider_airbyte_sync.tasks import (
-    DEFER_MARGIN_S,
-    SUMMARY_XCOM,
-    check_event,
-    raise_for_event,
-    settle_until,
-)
+from airflow_provider_airbyte_sync.tasks import SUMMARY_XCOM, check_event, defer_watch, raise_for_event
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -81,20 +74,15 @@ class AirbyteJobSensor(BaseSensorOperator):
         self.timeout = positive_seconds("timeout", self.timeout)
         if not self.deferrable:
             return super().execute(context)
-        from airflow_provider_airbyte_sync.triggers.airbyte import AirbyteSyncTrigger
-
-        self.defer(
-            trigger=AirbyteSyncTrigger(
-                job_id=job_id,
-                conn_id=self.airbyte_conn_id,
-                end_time=time.time() + float(self.timeout),
-                poll_interval=float(self.poke_interval),
-                owned=False,
-                timeout=float(self.timeout),
-                not_before=settle_until(),
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=float(self.timeout) + DEFER_MARGIN_S),
+        defer_watch(
+            self,
+            job_id,
+            time.time() + self.timeout,
+            "execute_complete",
+            None,
+            poll_interval=float(self.poke_interval),
+            owned=False,
+            timeout=float(self.timeout),
         )
 
     def poke(self, context: Context) -> PokeReturnValue | bool:

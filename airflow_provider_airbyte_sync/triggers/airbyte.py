@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -34,7 +35,7 @@ class AirbyteSyncTrigger(BaseTrigger):
     :param connection_id: the Airbyte connection, passed through to the event.
     :param url: link to the job in the Airbyte UI, passed through to the event.
     :param timeout: the task's timeout in seconds, for the timeout message.
-    :param not_before: epoch seconds before which the event is not fired (see ``tasks.settle_until``).
+    :param not_before: epoch seconds before which the event is not fired (see ``tasks.DEFER_SETTLE_S``).
     """
 
     def __init__(
@@ -63,21 +64,9 @@ class AirbyteSyncTrigger(BaseTrigger):
         self.not_before = not_before
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "job_id": self.job_id,
-                "conn_id": self.conn_id,
-                "end_time": self.end_time,
-                "poll_interval": self.poll_interval,
-                "owned": self.owned,
-                "cancel_on_kill": self.cancel_on_kill,
-                "connection_id": self.connection_id,
-                "url": self.url,
-                "timeout": self.timeout,
-                "not_before": self.not_before,
-            },
-        )
+        """Every argument of ``__init__``, as kept on ``self``."""
+        names = list(inspect.signature(AirbyteSyncTrigger.__init__).parameters)[1:]
+        return f"{type(self).__module__}.{type(self).__qualname__}", {n: getattr(self, n) for n in names}
 
     def _event(
         self, status: str, message: str, job: Any = None, queued_s: float | None = None
