@@ -205,8 +205,10 @@ def _fresh(dialect: Dialect, ask: Ask, clock: Callable[[], float], floor: int = 
         record = _sending(_record(ask, "sent", None, note=note), dialect, ask, clock)
         yield Persist(record)
         outcome = yield from _send(dialect, ask, record, clock, SENDS_PER_TRY - 1)
+        if isinstance(outcome, Started):
+            return replace(outcome, workspace_id=connection.workspace_id)
         if outcome is not None:
-            return _with_workspace(outcome, connection.workspace_id)
+            return outcome
     raise AirbyteSyncAlreadyRunning(
         f"Airbyte keeps answering that a sync is already running for connection {ask.connection_id} but "
         "lists no running job; nothing was started. Retry later.",
@@ -417,7 +419,3 @@ def _own(ask: Ask, job: AirbyteJob, why: str) -> Steps[Started]:
 
 def _record(ask: Ask, state: StateName, job_id: int | None, **sent: Any) -> StartRecord:
     return StartRecord(ask.connection_id, ask.job_type, ask.generation, state, job_id=job_id, **sent)
-
-
-def _with_workspace(outcome: Outcome, workspace_id: str | None) -> Outcome:
-    return replace(outcome, workspace_id=workspace_id) if isinstance(outcome, Started) else outcome

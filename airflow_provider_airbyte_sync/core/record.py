@@ -67,11 +67,7 @@ class StartRecord:
         return self.state == "owned"
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["generation"] = asdict(self.generation)
-        out["sent_at"] = list(self.sent_at)
-        out["sent_kinds"] = list(self.sent_kinds)
-        return out
+        return {**asdict(self), "sent_at": list(self.sent_at), "sent_kinds": list(self.sent_kinds)}
 
     @classmethod
     def from_dict(cls, data: Any) -> StartRecord | None:
@@ -110,16 +106,16 @@ def _from_version_1(data: Mapping[str, Any]) -> StartRecord | None:
     than it may be anyone's, so it is read as nothing (the task notes afresh and creates; the
     README's upgrade note says what that can cost).
     """
-    generation = Generation(int(data.get("clear_number") or 0), data.get("max_tries"))
-    common: dict[str, Any] = {
-        "connection_id": str(normal_uuid(data.get("connection_id"))),
-        "job_type": str(data.get("job_type") or "sync"),
-        "generation": generation,
-    }
     job_id = job_id_or_none(data.get("job_id"))
-    if job_id is not None:
-        return StartRecord(**common, state="owned" if data.get("owned", True) else "attached", job_id=job_id)
-    return None
+    if job_id is None:
+        return None
+    return StartRecord(
+        str(normal_uuid(data.get("connection_id"))),
+        str(data.get("job_type") or "sync"),
+        Generation(int(data.get("clear_number") or 0), data.get("max_tries")),
+        "owned" if data.get("owned", True) else "attached",
+        job_id=job_id,
+    )
 
 
 # ------------------------------------------------------------------------------------------------

@@ -109,14 +109,6 @@ def _proxies(value: Any, conn_id: str) -> dict[str, str] | None:
     return {str(k).rstrip(":/"): str(v) for k, v in value.items()}
 
 
-def _extra_value(extra: Mapping[str, Any], conn_type: str, key: str) -> Any:
-    """Read an extra field stored bare (Airflow 3 forms) or prefixed (older forms)."""
-    value = extra.get(key)
-    if value in (None, ""):
-        value = extra.get(f"extra__{conn_type}__{key}")
-    return value
-
-
 def settings_from_connection(
     *,
     conn_id: str,
@@ -142,7 +134,9 @@ def settings_from_connection(
         return _official_settings(conn_id, host, login, password, schema, extra)
 
     def get(key: str) -> Any:
-        return _extra_value(extra, conn_type, key)
+        """An extra field stored bare (Airflow 3 forms) or prefixed (older forms)."""
+        value = extra.get(key)
+        return extra.get(f"extra__{conn_type}__{key}") if value in (None, "") else value
 
     where = f"Airflow connection {conn_id!r}"
     api_version = str(get("api_version") or "v1").strip("/")
@@ -168,6 +162,7 @@ def settings_from_connection(
     elif token_url and "://" not in token_url:
         token_url = join(origin, token_url)
     ui_path = path.split("/api/")[0].removesuffix(f"/{api_version}")  # the UI lives beside the API
+    verify = _flag(get("verify_ssl"), True)  # off wins over a CA bundle
     web_url = get("web_url") or (CLOUD_WEB_URL if is_cloud else origin + ui_path)
     return Settings(
         base_url=base_url,
@@ -179,16 +174,11 @@ def settings_from_connection(
         connect_timeout=_number(extra, "connect_timeout", 10.0, conn_id),
         read_timeout=_number(extra, "read_timeout", 30.0, conn_id),
         create_timeout=_number(extra, "create_timeout", 180.0, conn_id),
-        verify=_verify(_flag(get("verify_ssl"), True), get("ca_bundle")),
+        verify=str(get("ca_bundle")) if verify and get("ca_bundle") else verify,
         proxies=_proxies(get("proxies"), conn_id),
         web_url=str(web_url).rstrip("/"),
         config_api_url=get("config_api_url") or _config_api_for(base_url, flavour, origin, api_version),
     )
-
-
-def _verify(verify: bool, ca_bundle: Any) -> bool | str:
-    """``verify_ssl`` off wins; else the CA bundle's path when one is set."""
-    return str(ca_bundle) if verify and ca_bundle else verify
 
 
 def _choice(where: str, key: str, value: Any, modes: tuple[str, ...]) -> str:

@@ -17,12 +17,10 @@ def positive_seconds(name: str, value: Any) -> float:
     ``"60"`` (as ``Variable.get`` gives) reads as 60; ``nan``, ``inf``, booleans, zero and negatives
     are refused before anything is sent.
     """
-    number = -1.0
-    if not isinstance(value, bool):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = -1.0
+    try:
+        number = -1.0 if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        number = -1.0
     if not (math.isfinite(number) and 0 < number <= MAX_SECONDS):
         raise AirbyteConfigError(
             f"{name} must be a positive number of seconds (at most {MAX_SECONDS:.0f}), not {value!r}."
@@ -73,14 +71,9 @@ _DIGITS = re.compile(r"[0-9]+")
 
 def job_id_or_none(value: Any) -> int | None:
     """A job id is a positive int, from an int or a string of digits only (``"1_0"`` is not 10)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
     if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
-        number = int(value.strip())
-        return number if number > 0 else None
-    return None
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def check_job_id(job_id: Any) -> int:

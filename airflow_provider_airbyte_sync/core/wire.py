@@ -105,14 +105,22 @@ def airbyte_message(response: Response, limit: int = 300) -> str:
     return json.dumps(body)[:limit]
 
 
-def problem_title(response: Response) -> str:
+def _json(response: Response) -> Any:
+    """The answer's JSON, or ``None`` when it is not JSON."""
     try:
-        body = response.json()
+        return response.json()
     except (ValueError, UnicodeDecodeError):
-        return ""
-    if not isinstance(body, Mapping):
-        return ""
-    return f"{body.get('title') or ''} {body.get('type') or ''}".lower()
+        return None
+
+
+def _body(response: Response) -> Any:
+    """The answer's JSON, or ``None`` when it is not JSON (or an HTML page, or cut off)."""
+    return None if response.too_large or response.is_html else _json(response)
+
+
+def problem_title(response: Response) -> str:
+    body = _json(response)
+    return f"{body.get('title') or ''} {body.get('type') or ''}".lower() if isinstance(body, Mapping) else ""
 
 
 _RUNNING_ID = re.compile(r"already running for:?\s*([0-9a-fA-F-]{36})")
@@ -125,16 +133,6 @@ def is_sync_running_conflict(response: Response) -> bool:
     return "already running" in airbyte_message(response).lower() or (
         response.status == 409 and "try-again-later" in problem_title(response)
     )
-
-
-def _body(response: Response) -> Any:
-    """The answer's JSON, or ``None`` when it is not JSON (or an HTML page, or cut off)."""
-    if response.too_large or response.is_html:
-        return None
-    try:
-        return response.json()
-    except (ValueError, UnicodeDecodeError):
-        return None
 
 
 Resource = Literal["job", "connection", "other"]
@@ -225,9 +223,11 @@ def raise_for_answer(
             "the connection's URL in the Airbyte UI, and check the workspace the credentials belong to."
         )
     if 300 <= status < 400:
+        location = response.header("location")
+        moved = f" It redirects to {location}: set the host to that URL." if location else ""
         raise AirbyteUnexpectedAnswer(
             f"Could not {action}: {response.url} answered a redirect (HTTP {status}){where}, which this "
-            f"provider does not follow (a POST would turn into a GET).{redirect_note(response)}",
+            f"provider does not follow (a POST would turn into a GET).{moved}",
             status,
             outcome="final",
         )
@@ -273,11 +273,6 @@ def parse_json(response: Response, action: str) -> Any:
         raise AirbyteUnexpectedAnswer(
             f"Could not {action}: the answer from {response.url} is not JSON.", response.status
         ) from exc
-
-
-def redirect_note(response: Response) -> str:
-    location = response.header("location")
-    return f" It redirects to {location}: set the host to that URL." if location else ""
 
 
 _USERINFO = re.compile(r"//[^/@\s:]+:[^/@\s]+@")
