@@ -155,11 +155,6 @@ class Dialect:
         )
 
     # Each flow below is a generator: ``result = yield from dialect.get_job(1)``.
-    def health(self) -> Generator[Request, Response, bool]:
-        response = yield Request("GET", "health", auth=False)
-        self._raise(response, "check Airbyte's health")
-        return True
-
     def check_credentials(self) -> Generator[Request, Response, None]:
         """One cheap call that needs the credentials (a health check does not)."""
         raise NotImplementedError
@@ -201,18 +196,14 @@ class Dialect:
 
     def failure_reason(self, job: AirbyteJob) -> Generator[Request, Response, AirbyteJob]:
         """Fill in Airbyte's failure reason of a failed job (only the config API has it)."""
-        return job
-        yield  # pragma: no cover - makes this a generator
+        raise NotImplementedError
 
     def find_running_job(
         self, connection_id: str, job_type: str | None = None
     ) -> Generator[Request, Response, AirbyteJob | None]:
         """The newest job of the connection that has not ended, if any."""
         jobs = yield from self.list_jobs(connection_id, limit=20, job_type=job_type)
-        for job in jobs:
-            if job.state in ("in_progress", "unknown"):
-                return job
-        return None
+        return next((job for job in jobs if job.state in ("in_progress", "unknown")), None)
 
     def newest_job_id(self, connection_id: str, job_type: str) -> Generator[Request, Response, int]:
         """The newest id of the connection's jobs (0 if none): job ids only grow.

@@ -1,12 +1,8 @@
 """Watching a job to its end: pure decisions, and the one loop the hook, trigger and sensor share.
 
-:class:`Watch` is told each poll's outcome (a job, or a transient error) and the time, and answers
-a typed decision: :class:`Poll` again after a delay, or an end (:class:`Succeeded`, :class:`Failed`,
-:class:`TimedOut`). Each decision carries what to log, so every driver reports the same things in
-the same words. :func:`watching` is the loop itself (poll, decide, log, sleep) as a flow of the
-core: the hook and the async client drive it like any other flow (with :class:`Read`, a poll
-that failed is answered, not raised). The sensor takes one step of it
-per poke, carrying the watch between pokes as :meth:`Watch.to_dict`.
+:class:`Watch` answers each poll (a job, or a transient error) with a typed decision that carries
+what to log, so every driver reports the same things in the same words. :func:`watching` is the
+loop as a flow of the core; the sensor takes one step of it per poke (see :meth:`Watch.to_dict`).
 """
 
 from __future__ import annotations
