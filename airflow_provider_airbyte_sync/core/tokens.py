@@ -28,11 +28,7 @@ def token_flow(settings: Settings, conn_id: str = "") -> Generator[Request, Resp
     else a short default.
     """
     assert settings.token_url and settings.login and settings.secret  # noqa: S101 - checked in settings
-    body = {
-        "client_id": settings.login,
-        "client_secret": settings.secret,
-        "grant_type": "client_credentials",
-    }
+    body = {"client_id": settings.login, "client_secret": settings.secret, "grant_type": "client_credentials"}
     response = yield Request("POST", settings.token_url, json=body, kind="token", auth=False)
     if (
         response.status in (400, 415, 422)
