@@ -73,12 +73,8 @@ class AirbyteJob:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON primitives (times as ISO-8601) for XCom and trigger events."""
-        out = asdict(self)
-        out["created_at"] = _iso(self.created_at)
-        out["updated_at"] = _iso(self.updated_at)
-        out["started_at"] = _iso(self.started_at)
-        out["attempt_failures"] = list(self.attempt_failures)
-        return out
+        times = {name: _iso(getattr(self, name)) for name in ("created_at", "updated_at", "started_at")}
+        return {**asdict(self), **times, "attempt_failures": list(self.attempt_failures)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AirbyteJob:
