@@ -12,20 +12,11 @@ from collections.abc import Generator, Mapping
 from dataclasses import replace
 from typing import Any
 
+from airflow_provider_airbyte_sync.core import wire
 from airflow_provider_airbyte_sync.core.settings import Flavour, Settings, join
 from airflow_provider_airbyte_sync.core.status import AirbyteConnection, AirbyteJob, parse_time
 from airflow_provider_airbyte_sync.core.values import normal_uuid
-from airflow_provider_airbyte_sync.core.wire import (
-    Request,
-    Resource,
-    Response,
-    airbyte_message,
-    malformed,
-    parse_json,
-    problem_title,
-    raise_for_answer,
-    says_not_found,
-)
+from airflow_provider_airbyte_sync.core.wire import Request, Resource, Response
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 _CONFIG_TYPES = {"sync": "sync", "reset": "reset_connection", "clear": "clear"}
@@ -105,23 +96,23 @@ _SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, OverflowError)
 
 
 def _read_job(response: Response, action: str, reader: Any) -> AirbyteJob:
-    data = parse_json(response, action)
+    data = wire.parse_json(response, action)
     try:
         return reader(data)
     except _SHAPE_ERRORS as exc:
-        raise malformed(response, action, "an Airbyte job") from exc
+        raise wire.malformed(response, action, "an Airbyte job") from exc
 
 
 def _read_jobs(response: Response, action: str, key: str, reader: Any) -> list[AirbyteJob]:
     """A listing's jobs, newest first; a body of any other shape is an error, never "no jobs"."""
-    data = parse_json(response, action)
+    data = wire.parse_json(response, action)
     items = data.get(key) if isinstance(data, Mapping) else None
     if not isinstance(items, list):
-        raise malformed(response, action, f"a list of jobs ({key!r})")
+        raise wire.malformed(response, action, f"a list of jobs ({key!r})")
     try:
         jobs = [reader(item) for item in items]
     except _SHAPE_ERRORS as exc:
-        raise malformed(response, action, "Airbyte jobs") from exc
+        raise wire.malformed(response, action, "Airbyte jobs") from exc
     return sorted(jobs, key=lambda job: job.job_id, reverse=True)
 
 
@@ -137,16 +128,16 @@ class Dialect:
     def _raise(
         self, response: Response, action: str, subject: Any = "", resource: Resource = "other"
     ) -> None:
-        raise_for_answer(
+        wire.raise_for_answer(
             response, action=action, conn_id=self.conn_id, subject=str(subject), resource=resource
         )
 
     def _read_connection(self, response: Response, connection_id: str) -> AirbyteConnection:
         """Both APIs name a connection's fields alike (ConnectionRead, ConnectionResponse)."""
         self._raise(response, "get connection", connection_id, resource="connection")
-        data = parse_json(response, "get connection")
+        data = wire.parse_json(response, "get connection")
         if not isinstance(data, Mapping) or not isinstance(data.get("status"), str):
-            raise malformed(response, "get connection", "an Airbyte connection")
+            raise wire.malformed(response, "get connection", "an Airbyte connection")
         return AirbyteConnection(
             connection_id=normal_uuid(data.get("connectionId")) or connection_id,
             name=data.get("name") or "",
@@ -236,7 +227,7 @@ class ConfigDialect(Dialect):
         body = {"configTypes": ["sync"], "configId": NIL_UUID, "pagination": {"pageSize": 1, "rowOffset": 0}}
         response = yield Request("POST", "jobs/list", json=body)
         self._raise(response, "list jobs with the connection's credentials")
-        parse_json(response, "list jobs")
+        wire.parse_json(response, "list jobs")
 
     def get_connection(self, connection_id: str) -> Generator[Request, Response, AirbyteConnection]:
         response = yield Request("POST", "connections/get", json={"connectionId": connection_id})
@@ -249,7 +240,7 @@ class ConfigDialect(Dialect):
     def submit(self, connection_id: str, kind: str) -> Generator[Request, Response, AirbyteJob | None]:
         path = {"sync": "connections/sync", "reset": "connections/reset", "clear": "connections/clear"}
         response = yield Request("POST", path[kind], json={"connectionId": connection_id}, kind="create")
-        if kind == "clear" and response.status == 404 and not says_not_found(response, "connection"):
+        if kind == "clear" and response.status == 404 and not wire.says_not_found(response, "connection"):
             self._no_clear_endpoint = True
             return None
         self._raise(response, f"start a {kind} of connection", connection_id, resource="connection")
@@ -285,7 +276,8 @@ class ConfigDialect(Dialect):
             "pagination": {"pageSize": limit, "rowOffset": offset},
         }
         response = yield Request("POST", "jobs/list", json=body)
-        if "clear" in types and response.status == 400 and "configtypes" in airbyte_message(response).lower():
+        no_clear_type = response.status == 400 and "configtypes" in wire.airbyte_message(response).lower()
+        if "clear" in types and no_clear_type:
             self._no_clear_type = True
             body["configTypes"] = ["reset_connection"]
             response = yield Request("POST", "jobs/list", json=body)
@@ -316,7 +308,7 @@ class ConfigDialect(Dialect):
         response = yield Request("POST", "workspaces/get_by_connection_id", json=body)
         if not response.ok:
             return None
-        data = parse_json(response, "get the workspace")
+        data = wire.parse_json(response, "get the workspace")
         return data.get("workspaceId") if isinstance(data, Mapping) else None
 
 
@@ -328,7 +320,7 @@ class PublicDialect(Dialect):
     def check_credentials(self) -> Generator[Request, Response, None]:
         response = yield Request("GET", "jobs", params={"limit": 1})
         self._raise(response, "list jobs with the connection's credentials")
-        parse_json(response, "list jobs")
+        wire.parse_json(response, "list jobs")
 
     def get_connection(self, connection_id: str) -> Generator[Request, Response, AirbyteConnection]:
         response = yield Request("GET", f"connections/{connection_id}")
@@ -347,7 +339,7 @@ class PublicDialect(Dialect):
 
     def cancel(self, job_id: int) -> Generator[Request, Response, AirbyteJob | None]:
         response = yield Request("DELETE", f"jobs/{job_id}", kind="cancel")
-        if response.status == 409 and "state-conflict" in problem_title(response):
+        if response.status == 409 and "state-conflict" in wire.problem_title(response):
             return None  # the job already ended: nothing left to cancel
         self._raise(response, "cancel job", job_id, resource="job")
         return _read_job(response, f"cancel job {job_id}", job_from_public)

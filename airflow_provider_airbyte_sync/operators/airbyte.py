@@ -1,9 +1,7 @@
 """``AirbyteTriggerSyncOperator``: start an Airbyte sync (or reset, or clear) and watch it to the end.
 
-Thin on purpose: the hook starts jobs exactly once and watches them, the trigger watches them from
-the triggerer; this module chooses the mode, keeps the job id where a retry finds it, and turns the
-outcome into XCom values and task states. DAG parsing imports this module, so the hook, the
-core and the trigger are imported only when the task runs.
+Thin on purpose: the hook and the trigger do the work; this module chooses the mode and maps outcomes
+to XCom values and task states. DAG parsing imports it: the hook, core and trigger are imported late.
 """
 
 from __future__ import annotations
@@ -15,16 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, BaseOperatorLink, conf
 
+from airflow_provider_airbyte_sync import tasks
 from airflow_provider_airbyte_sync.core.errors import AirbyteJobFailed, AirbyteTimeout
-from airflow_provider_airbyte_sync.tasks import (
-    BLOCKING_POLL_INTERVAL_S,
-    DEFERRED_POLL_INTERVAL_S,
-    SUMMARY_XCOM,
-    URL_XCOM,
-    check_event,
-    defer_watch,
-    raise_for_event,
-)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -45,7 +35,7 @@ class AirbyteJobLink(BaseOperatorLink):
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         from airflow.sdk.execution_time.xcom import XCom
 
-        return XCom.get_value(key=URL_XCOM, ti_key=ti_key) or ""
+        return XCom.get_value(key=tasks.URL_XCOM, ti_key=ti_key) or ""
 
 
 class AirbyteTriggerSyncOperator(BaseOperator):
@@ -141,12 +131,9 @@ class AirbyteTriggerSyncOperator(BaseOperator):
     def poll_interval(self) -> float:
         if self.wait_seconds is not None:
             return float(self.wait_seconds)
-        return DEFERRED_POLL_INTERVAL_S if self.deferrable else BLOCKING_POLL_INTERVAL_S
+        return tasks.DEFERRED_POLL_INTERVAL_S if self.deferrable else tasks.BLOCKING_POLL_INTERVAL_S
 
     # ------------------------------------------------------------------ task state store
-    def _store(self, context: Context) -> Any:
-        return context.get("task_state_store")
-
     def _ask(self, context: Context) -> record.Ask:
         """The protocol's view of this task: its arguments and what tells a retry from a Clear."""
         from airflow_provider_airbyte_sync.core import record
@@ -162,14 +149,12 @@ class AirbyteTriggerSyncOperator(BaseOperator):
     def _record(self, context: Context) -> record.StartRecord | None:
         from airflow_provider_airbyte_sync.core import record
 
-        store = self._store(context)
+        store = context.get("task_state_store")
         return record.StartRecord.from_dict(store.get(STATE_KEY) if store is not None else None)
 
     def _persist(self, context: Context) -> Callable[[record.StartRecord], None] | None:
-        store = self._store(context)
-        if store is None:
-            return None
-        return lambda stored: store.set(STATE_KEY, stored.to_dict())
+        store = context.get("task_state_store")
+        return None if store is None else lambda stored: store.set(STATE_KEY, stored.to_dict())
 
     # ------------------------------------------------------------------ execution
     def execute(self, context: Context) -> int:
@@ -200,7 +185,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         hook = self.hook
         self.job_id, self._owned = job.job_id, owned
         url = hook.job_url(self.connection_id)
-        context["ti"].xcom_push(key=URL_XCOM, value=url)
+        context["ti"].xcom_push(key=tasks.URL_XCOM, value=url)
         self.log.info("Airbyte job %s (%s): %s", job.job_id, job.status, url or "no UI link")
         from airflow_provider_airbyte_sync.core.watch import Watch, failed_error, summary
 
@@ -209,7 +194,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         if job.state == "succeeded":
             return self._finish(context, job, url)
         if self.asynchronous:
-            context["ti"].xcom_push(key=SUMMARY_XCOM, value=summary(job, url=url))
+            context["ti"].xcom_push(key=tasks.SUMMARY_XCOM, value=summary(job, url=url))
             return job.job_id
         if self.deferrable:
             self._defer_on(job.job_id, deadline, owned=owned, url=url)
@@ -246,7 +231,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         url: str | None = None,
         method_name: str = "execute_complete",
     ) -> None:
-        defer_watch(
+        tasks.defer_watch(
             self,
             job_id,
             deadline,
@@ -262,21 +247,21 @@ class AirbyteTriggerSyncOperator(BaseOperator):
 
     def execute_after_wait(self, context: Context, event: Any = None, deadline: float | None = None) -> int:
         """Resumed after another party's job ended (deferrable, ``if_running="wait"``): start ours."""
-        event = check_event(event)
+        event = tasks.check_event(event)
         if event["status"] == "timeout":
             from airflow_provider_airbyte_sync.core.watch import waited_too_long
 
             raise waited_too_long(int(event["job_id"]), self.timeout, self.if_running)
         if event["status"] == "error":
-            raise_for_event(event)
+            tasks.raise_for_event(event)
         self._validate()
         return self._start(context, deadline or time.time() + self.timeout)
 
     def execute_complete(self, context: Context, event: Any = None, deadline: float | None = None) -> int:
         """Resumed from the trigger: succeed with the job's summary or fail with its reason."""
-        event = check_event(event)
+        event = tasks.check_event(event)
         self.job_id = int(event["job_id"])
-        raise_for_event(event)
+        tasks.raise_for_event(event)
         from airflow_provider_airbyte_sync.core.status import AirbyteJob
 
         job = AirbyteJob.from_dict(event["job"])
@@ -290,7 +275,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         if job.state != "succeeded":
             raise failed_error(job)
         result = summary(job, url=url, queued_s=queued_s)
-        context["ti"].xcom_push(key=SUMMARY_XCOM, value=result)
+        context["ti"].xcom_push(key=tasks.SUMMARY_XCOM, value=result)
         self.log.info(
             "Airbyte job %s succeeded: %s rows, %s bytes in %ss (%ss of it waiting to run).",
             job.job_id,
