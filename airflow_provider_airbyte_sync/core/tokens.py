@@ -7,15 +7,10 @@ import json
 from collections.abc import Generator, Mapping
 from datetime import datetime, timezone
 
+from airflow_provider_airbyte_sync.core import wire
 from airflow_provider_airbyte_sync.core.errors import AirbyteAuthError
 from airflow_provider_airbyte_sync.core.settings import Settings
-from airflow_provider_airbyte_sync.core.wire import (
-    Request,
-    Response,
-    airbyte_message,
-    parse_json,
-    raise_for_answer,
-)
+from airflow_provider_airbyte_sync.core.wire import Request, Response
 
 DEFAULT_TOKEN_LIFE_S = 120.0
 TOKEN_MARGIN_S = 30.0
@@ -33,16 +28,16 @@ def token_flow(settings: Settings, conn_id: str = "") -> Generator[Request, Resp
     if (
         response.status in (400, 415, 422)
         and not response.is_html
-        and "invalid client" not in (airbyte_message(response).lower())
+        and "invalid client" not in (wire.airbyte_message(response).lower())
     ):
         response = yield Request("POST", settings.token_url, form=body, kind="token", auth=False)
-    raise_for_answer(response, action="get an access token", conn_id=conn_id)
+    wire.raise_for_answer(response, action="get an access token", conn_id=conn_id)
     if response.is_html:
         raise AirbyteAuthError(
             f"Could not get an access token: {settings.token_url} answered an HTML page, not Airbyte's "
             "token endpoint. Set the token URL (extra 'token_url') to …/api/public/v1/applications/token."
         )
-    data = parse_json(response, "get an access token")
+    data = wire.parse_json(response, "get an access token")
     token = data.get("access_token") if isinstance(data, Mapping) else None
     if not token:
         raise AirbyteAuthError(

@@ -9,16 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from airflow_provider_airbyte_sync.core.errors import (
-    AirbyteAuthError,
-    AirbyteConnectionNotActive,
-    AirbyteConnectionNotFound,
-    AirbyteJobNotFound,
-    AirbyteSyncAlreadyRunning,
-    AirbyteUnexpectedAnswer,
-    AirbyteUnreachable,
-    Outcome,
-)
+from airflow_provider_airbyte_sync.core import errors
 from airflow_provider_airbyte_sync.core.settings import Settings, join
 
 Kind = Literal["read", "create", "cancel", "token"]
@@ -180,15 +171,17 @@ def raise_for_answer(
     lower = said.lower()
     status = response.status
     if status == 0:
-        raise AirbyteUnreachable(
+        raise errors.AirbyteUnreachable(
             f"Could not {action}: no answer from {response.url or 'Airbyte'}{where}: {said}. Check the host, "
             "port and scheme (https against an http port fails), and that Airbyte is up.",
             outcome="unknown" if response.sent else "refused",
         )
     if response.too_large:
-        raise AirbyteUnexpectedAnswer(f"Could not {action}: {response.url} answered {said}{where}.", status)
+        raise errors.AirbyteUnexpectedAnswer(
+            f"Could not {action}: {response.url} answered {said}{where}.", status
+        )
     if status in (401, 403) and not response.request_had_auth:
-        raise AirbyteAuthError(
+        raise errors.AirbyteAuthError(
             f"Could not {action}: Airbyte asks for credentials{where} (HTTP {status}) and none are set. "
             "Fill Login and Password (Basic user and password, or client id and secret), or set a token."
         )
@@ -197,14 +190,14 @@ def raise_for_answer(
         or (status == 400 and "invalid client" in lower)
         or (response.is_html and status in (400, 407))
     ):
-        raise AirbyteAuthError(
+        raise errors.AirbyteAuthError(
             f"Could not {action}: Airbyte refused the credentials{where} (HTTP {status}: {said}). Check "
             "Login/Password (Basic user and password, or client id and secret) or the token, and the "
             "auth type."
         )
     if resource == "connection" and is_sync_running_conflict(response):
         match = _RUNNING_ID.search(said)
-        raise AirbyteSyncAlreadyRunning(
+        raise errors.AirbyteSyncAlreadyRunning(
             f"Could not {action}: a sync is already running for connection "
             f"{match.group(1) if match else subject}.",
             connection_id=match.group(1) if match else subject or None,
@@ -212,20 +205,22 @@ def raise_for_answer(
     if (resource == "connection" and not response.is_html) and (
         "active connection" in lower or (status == 409 and "state-conflict" in problem_title(response))
     ):
-        raise AirbyteConnectionNotActive(
+        raise errors.AirbyteConnectionNotActive(
             f"Could not {action}: Airbyte says {said!r}. Enable connection {subject} in the Airbyte UI."
         )
     if resource == "job" and says_not_found(response, resource):
-        raise AirbyteJobNotFound(f"Could not {action}: Airbyte does not know job {subject} ({said}).", status)
+        raise errors.AirbyteJobNotFound(
+            f"Could not {action}: Airbyte does not know job {subject} ({said}).", status
+        )
     if says_not_found(response, resource):
-        raise AirbyteConnectionNotFound(
+        raise errors.AirbyteConnectionNotFound(
             f"Could not {action}: Airbyte has no connection {subject}{where}. Copy the connection id from "
             "the connection's URL in the Airbyte UI, and check the workspace the credentials belong to."
         )
     if 300 <= status < 400:
         location = response.header("location")
         moved = f" It redirects to {location}: set the host to that URL." if location else ""
-        raise AirbyteUnexpectedAnswer(
+        raise errors.AirbyteUnexpectedAnswer(
             f"Could not {action}: {response.url} answered a redirect (HTTP {status}){where}, which this "
             f"provider does not follow (a POST would turn into a GET).{moved}",
             status,
@@ -233,17 +228,17 @@ def raise_for_answer(
         )
     if status in (404, 405):
         # Not Airbyte's word about the resource (a proxy, a gateway, a wrong base path): unknown.
-        raise AirbyteUnexpectedAnswer(
+        raise errors.AirbyteUnexpectedAnswer(
             f"Could not {action}: {response.url} does not exist (HTTP {status}: {said}){where}. Check the "
             "host's base path and the API type (config API at /api/v1, public API at /api/public/v1).",
             status,
         )
-    outcome: Outcome = "unknown"
+    outcome: errors.Outcome = "unknown"
     if status == 429:
         outcome = "refused"
     elif 400 <= status < 500 and not response.is_html and _body(response) is not None:
         outcome = "final"  # Airbyte refused the request as malformed or not allowed: nothing happened
-    raise AirbyteUnexpectedAnswer(
+    raise errors.AirbyteUnexpectedAnswer(
         f"Could not {action}: Airbyte answered HTTP {status}: {said}{where}", status, outcome=outcome
     )
 
@@ -253,9 +248,9 @@ def outcome_unknown(error: Exception) -> bool:
     return getattr(error, "outcome", "final") == "unknown"
 
 
-def malformed(response: Response, action: str, what: str) -> AirbyteUnexpectedAnswer:
+def malformed(response: Response, action: str, what: str) -> errors.AirbyteUnexpectedAnswer:
     """An error for a 2xx body that is not the API's shape: outcome unknown, never "nothing there"."""
-    return AirbyteUnexpectedAnswer(
+    return errors.AirbyteUnexpectedAnswer(
         f"Could not {action}: {response.url} answered HTTP {response.status} without {what} in it "
         "(a proxy's page, or not Airbyte's API). Check the host's base path and the API type.",
         response.status,
@@ -264,13 +259,13 @@ def malformed(response: Response, action: str, what: str) -> AirbyteUnexpectedAn
 
 def parse_json(response: Response, action: str) -> Any:
     if response.too_large:
-        raise AirbyteUnexpectedAnswer(
+        raise errors.AirbyteUnexpectedAnswer(
             f"Could not {action}: {response.url} answered {airbyte_message(response)}."
         )
     try:
         return response.json()
     except (ValueError, UnicodeDecodeError) as exc:
-        raise AirbyteUnexpectedAnswer(
+        raise errors.AirbyteUnexpectedAnswer(
             f"Could not {action}: the answer from {response.url} is not JSON.", response.status
         ) from exc
 
