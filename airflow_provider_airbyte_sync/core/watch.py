@@ -13,14 +13,7 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_airbyte_sync.core import status
-from airflow_provider_airbyte_sync.core.errors import (
-    AirbyteConfigError,
-    AirbyteError,
-    AirbyteJobFailed,
-    AirbyteTimeout,
-    AirbyteUnreachable,
-)
+from airflow_provider_airbyte_sync.core import errors, status
 from airflow_provider_airbyte_sync.core.record import Log, Sleep
 from airflow_provider_airbyte_sync.core.status import AirbyteJob
 from airflow_provider_airbyte_sync.core.wire import Request, Response
@@ -69,7 +62,7 @@ class TimedOut:
 
 Ended = Succeeded | Failed | TimedOut
 Decision = Poll | Ended
-PollOutcome = AirbyteJob | AirbyteError  # what one poll brought: the job, or the error it raised
+PollOutcome = AirbyteJob | errors.AirbyteError  # what one poll brought: the job, or the error it raised
 
 
 def is_transient(error: Exception) -> bool:
@@ -145,7 +138,7 @@ class Watch:
         """The watch :meth:`to_dict` stored; a dict of another version or a damaged one is refused."""
         version = data.get("version") if isinstance(data, Mapping) else None
         if version != WATCH_VERSION:
-            raise AirbyteConfigError(
+            raise errors.AirbyteConfigError(
                 f"This task's state store holds a job watch of version {version!r}, which this release of "
                 f"the provider cannot read (it reads version {WATCH_VERSION}). Upgrade the provider on every "
                 "worker, or clear the task to watch anew."
@@ -164,7 +157,7 @@ class Watch:
             watch.errors_since = _seconds(data["errors_since"])
             watch.running_at = _seconds(data["running_at"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise AirbyteConfigError(
+            raise errors.AirbyteConfigError(
                 f"This task's stored job watch is damaged ({exc!r}): clear the task."
             ) from None
         return watch
@@ -181,7 +174,7 @@ class Watch:
 
     def decide(self, outcome: PollOutcome, now: float) -> Decision:
         """Decide after a poll (:meth:`on_job` or :meth:`on_error`)."""
-        if isinstance(outcome, AirbyteError):
+        if isinstance(outcome, errors.AirbyteError):
             return self.on_error(outcome, now)
         return self.on_job(outcome, now)
 
@@ -220,7 +213,7 @@ class Watch:
             self.unknown_since = None
         return self._next(now, logs, job)
 
-    def on_error(self, error: AirbyteError, now: float) -> Poll | TimedOut:
+    def on_error(self, error: errors.AirbyteError, now: float) -> Poll | TimedOut:
         """Decide after a poll that failed; re-raises errors that are not transient or over budget."""
         if not is_transient(error):
             raise error
@@ -228,7 +221,7 @@ class Watch:
             self.errors_since = now
         elapsed = now - self.errors_since
         if elapsed >= self.error_budget:
-            raise AirbyteUnreachable(
+            raise errors.AirbyteUnreachable(
                 f"Gave up watching Airbyte job {self.job_id}: Airbyte kept failing for {elapsed:.0f}s "
                 f"(budget {self.error_budget:.0f}s). Last error: {error}. The job may still be running; "
                 "a retry of this task re-attaches to it."
@@ -236,8 +229,8 @@ class Watch:
         logs = [(logging.WARNING, f"Polling Airbyte job {self.job_id} failed, will poll again: {error}")]
         return self._next(now, logs)
 
-    def timeout_error(self, timeout: float | None) -> AirbyteTimeout:
-        return AirbyteTimeout(
+    def timeout_error(self, timeout: float | None) -> errors.AirbyteTimeout:
+        return errors.AirbyteTimeout(
             f"Airbyte job {self.job_id} did not end within the timeout of {timeout}s "
             f"(last status: {self.last_status or 'unknown'})."
         )
@@ -284,23 +277,23 @@ def with_failure_reason(dialect: Dialect, job: AirbyteJob) -> Generator[Read, An
     if job.failure or job.state == "succeeded":
         return job
     detailed = yield Read(dialect.failure_reason(job))
-    return job if isinstance(detailed, AirbyteError) else detailed
+    return job if isinstance(detailed, errors.AirbyteError) else detailed
 
 
-def waited_too_long(job_id: int, timeout: float | None, if_running: str = "wait") -> AirbyteTimeout:
+def waited_too_long(job_id: int, timeout: float | None, if_running: str = "wait") -> errors.AirbyteTimeout:
     """The timeout of a task that waited for another party's job and never started its own."""
     advice = "Raise timeout" + (
         ", or set if_running='attach' to watch the running job instead." if if_running == "wait" else "."
     )
-    return AirbyteTimeout(
+    return errors.AirbyteTimeout(
         f"Timed out after {timeout}s waiting for Airbyte job {job_id} to end. That job is not this task's "
         "(it was running when this task wanted to start its own) and was not cancelled; this task's own "
         f"job was never started. {advice}"
     )
 
 
-def failed_error(job: AirbyteJob) -> AirbyteJobFailed:
-    return AirbyteJobFailed(failure_message(job), job=job.to_dict())
+def failed_error(job: AirbyteJob) -> errors.AirbyteJobFailed:
+    return errors.AirbyteJobFailed(failure_message(job), job=job.to_dict())
 
 
 def summary(job: AirbyteJob, *, url: str | None = None, queued_s: float | None = None) -> dict[str, Any]:
