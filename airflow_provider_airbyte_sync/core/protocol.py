@@ -26,13 +26,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from airflow_provider_airbyte_sync.core import errors
 from airflow_provider_airbyte_sync.core.dialects import Dialect
-from airflow_provider_airbyte_sync.core.errors import (
-    AirbyteError,
-    AirbyteJobNotFound,
-    AirbyteOutcomeUnknown,
-    AirbyteSyncAlreadyRunning,
-)
 from airflow_provider_airbyte_sync.core.record import (
     Ask,
     Busy,
@@ -169,7 +164,7 @@ def _take_up(
         return None
     try:
         job = yield from dialect.get_job(record.job_id)
-    except AirbyteJobNotFound:
+    except errors.AirbyteJobNotFound:
         yield Log(logging.WARNING, f"Airbyte no longer knows job {record.job_id} of an earlier try.")
         return None
     if job.connection_id not in (None, ask.connection_id):
@@ -209,7 +204,7 @@ def _fresh(dialect: Dialect, ask: Ask, clock: Callable[[], float], floor: int = 
             return replace(outcome, workspace_id=connection.workspace_id)
         if outcome is not None:
             return outcome
-    raise AirbyteSyncAlreadyRunning(
+    raise errors.AirbyteSyncAlreadyRunning(
         f"Airbyte keeps answering that a sync is already running for connection {ask.connection_id} but "
         "lists no running job; nothing was started. Retry later.",
         connection_id=ask.connection_id,
@@ -231,7 +226,7 @@ def _send(
     """
     try:
         job = yield from dialect.submit(ask.connection_id, record.sent_kinds[-1])
-    except AirbyteSyncAlreadyRunning:
+    except errors.AirbyteSyncAlreadyRunning:
         unsent = yield from _made_nothing(ask, record)
         if after_unknown:
             # An earlier create of ours had no answer: the running job may be its job.
@@ -240,7 +235,7 @@ def _send(
         if running is None:
             return None
         return (yield from _busy(dialect, ask, running))
-    except AirbyteError as exc:
+    except errors.AirbyteError as exc:
         if not _maybe_created(exc):
             yield from _made_nothing(ask, record)
             raise
@@ -255,7 +250,7 @@ def _send(
     return (yield from _own(ask, job, "was created by this task"))
 
 
-def _maybe_created(error: AirbyteError) -> bool:
+def _maybe_created(error: errors.AirbyteError) -> bool:
     """Whether a failed create may have created its job.
 
     Only an unknown outcome may, and not a 4xx: Airbyte creates a job only when it answers 2xx, and
@@ -293,7 +288,7 @@ def _after_unknown(
     if mine is not None:
         return mine
     if resends <= 0:
-        raise AirbyteOutcomeUnknown(
+        raise errors.AirbyteOutcomeUnknown(
             f"Could not start a {ask.job_type} of connection {ask.connection_id}: the request had no clear "
             f"answer and Airbyte lists no job newer than {record.note} (checked "
             f"{len(RECONCILE_PAUSES_S)} times over {sum(RECONCILE_PAUSES_S):.1f}s). As far as Airbyte "
@@ -336,7 +331,7 @@ def _refuse_unknown_times(jobs: list[AirbyteJob], ask: Ask, record: StartRecord)
     """A job newer than the note without a creation time cannot be told ours or not: say so."""
     for job in jobs:
         if record.note is not None and job.job_id > record.note and job.created_at is None:
-            raise AirbyteOutcomeUnknown(
+            raise errors.AirbyteOutcomeUnknown(
                 f"Airbyte lists job {job.job_id} of connection {ask.connection_id} without a creation "
                 "time, so this task cannot tell whether its unanswered request made it. Nothing more was "
                 "started; a retry of this task looks again."
@@ -368,7 +363,7 @@ def _refused_after_unknown(dialect: Dialect, ask: Ask, record: StartRecord) -> F
     """A 409 to a create sent after an earlier one had no answer: whose job runs?"""
     running = yield from dialect.find_running_job(ask.connection_id)
     if running is None:
-        raise AirbyteOutcomeUnknown(
+        raise errors.AirbyteOutcomeUnknown(
             f"Could not start a {ask.job_type} of connection {ask.connection_id}: an earlier request had "
             "no clear answer, and Airbyte now says a sync is running but lists none. Nothing more was "
             "started; a retry of this task looks for the job again."
@@ -401,7 +396,7 @@ def _busy(dialect: Dialect, ask: Ask, running: AirbyteJob) -> Flow:
         return Started(running, owned=False)
     yield Persist(_record(ask, "waiting", running.job_id))
     if ask.if_running == "fail":
-        raise AirbyteSyncAlreadyRunning(
+        raise errors.AirbyteSyncAlreadyRunning(
             f"Airbyte job {running.job_id} ({running.job_type}) is already running for connection "
             f"{ask.connection_id}; nothing was started. Set if_running='wait' to wait for it to end and "
             "then sync, or if_running='attach' to watch it instead.",
