@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 from airflow_provider_airbyte_sync.core import errors
 from airflow_provider_airbyte_sync.core.dialects import Dialect
@@ -132,18 +132,11 @@ def start(
         record = None
     if record is not None:
         outcome = yield from _take_up(dialect, ask, record, clock)
-        if isinstance(outcome, _Elsewhere):
-            floor = 0  # its ids are another Airbyte's: they say nothing about this one's
+        if outcome == "elsewhere":
+            floor = 0  # the stored job is another Airbyte's: its ids say nothing about this one's
         elif outcome is not None:
             return outcome
     return (yield from _fresh(dialect, ask, clock, floor))
-
-
-class _Elsewhere:
-    """What _take_up answers when the stored job is another Airbyte's (start afresh, note from zero)."""
-
-
-_ELSEWHERE = _Elsewhere()
 
 
 def _same_task(ask: Ask, record: StartRecord) -> bool:
@@ -156,8 +149,10 @@ def _same_task(ask: Ask, record: StartRecord) -> bool:
 
 def _take_up(
     dialect: Dialect, ask: Ask, record: StartRecord, clock: Callable[[], float]
-) -> Steps[Outcome | _Elsewhere | None]:
-    """What an earlier try left: the outcome to go on with, or ``None`` to start afresh."""
+) -> Steps[Outcome | Literal["elsewhere"] | None]:
+    """What an earlier try left: the outcome to go on with, or ``None`` to start afresh
+    (``"elsewhere"``: afresh and from no floor, the stored job being another Airbyte's).
+    """
     if record.state == "sent":
         return (yield from _after_unknown(dialect, ask, record, clock, SENDS_PER_TRY))
     if record.job_id is None:  # waiting, with no running job listed: note afresh
@@ -170,7 +165,7 @@ def _take_up(
     if job.connection_id not in (None, ask.connection_id):
         # The Airflow connection now points at another Airbyte: that id is someone else's job.
         yield Log(logging.WARNING, f"Airbyte job {job.job_id} belongs to another connection here.")
-        return _ELSEWHERE
+        return "elsewhere"
     if record.state == "waiting":
         if job.state in ("succeeded", "failed"):
             return None  # the job we waited for ended: ours can start
@@ -315,15 +310,12 @@ def _look_for_ours(dialect: Dialect, ask: Ask, record: StartRecord) -> Steps[Sta
         candidates = [job for job in jobs if _could_be_ours(job, ask, record, dialect)]
         if candidates:
             job = min(candidates, key=lambda candidate: candidate.job_id)
-            return (
-                yield from _own(
-                    ask,
-                    job,
-                    f"is newer than the note ({record.note}) and came after this task's unanswered "
-                    "request: taken as its job (Airbyte cannot tell whose create made it; see the "
-                    "README's exactly-once section)",
-                )
+            why = (
+                f"is newer than the note ({record.note}) and came after this task's unanswered request: "
+                "taken as its job (Airbyte cannot tell whose create made it; see the README's exactly-once "
+                "section)"
             )
+            return (yield from _own(ask, job, why))
     return None
 
 
@@ -374,11 +366,8 @@ def _refused_after_unknown(dialect: Dialect, ask: Ask, record: StartRecord) -> F
 def _whose_running(dialect: Dialect, ask: Ask, record: StartRecord, running: AirbyteJob) -> Flow:
     """A job runs while a create of ours has an unknown outcome: ours if it passes the test, else busy."""
     if _could_be_ours(running, ask, record, dialect):
-        return (
-            yield from _own(
-                ask, running, "runs: an earlier request of this task created it (its answer was lost)"
-            )
-        )
+        why = "runs: an earlier request of this task created it (its answer was lost)"
+        return (yield from _own(ask, running, why))
     # Older than our note, of another kind, or created while none of our creates was being
     # handled: another party's job. Ours, if any, would have been listed and taken above.
     return (yield from _busy(dialect, ask, running))
