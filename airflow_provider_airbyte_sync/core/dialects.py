@@ -120,6 +120,7 @@ class Dialect:
     """Build requests and read answers for one API flavour. Subclasses fill in the two dialects."""
 
     flavour: Flavour
+    _list_one_job: Request
 
     def __init__(self, settings: Settings, conn_id: str = "") -> None:
         self.settings = settings
@@ -148,7 +149,9 @@ class Dialect:
     # Each flow below is a generator: ``result = yield from dialect.get_job(1)``.
     def check_credentials(self) -> Generator[Request, Response, None]:
         """One cheap call that needs the credentials (a health check does not)."""
-        raise NotImplementedError
+        response = yield self._list_one_job
+        self._raise(response, "list jobs with the connection's credentials")
+        wire.parse_json(response, "list jobs")
 
     def get_connection(self, connection_id: str) -> Generator[Request, Response, AirbyteConnection]:
         raise NotImplementedError
@@ -214,6 +217,11 @@ class ConfigDialect(Dialect):
     """The config API: ``POST {base}/connections/sync`` and friends, epoch-second times."""
 
     flavour: Flavour = "config"
+    _list_one_job = Request(
+        "POST",
+        "jobs/list",
+        json={"configTypes": ["sync"], "configId": NIL_UUID, "pagination": {"pageSize": 1, "rowOffset": 0}},
+    )
     # Polling never downloads attempt logs: jobs/get_without_logs (2023+), else jobs/get_light.
     _job_paths = ("jobs/get_without_logs", "jobs/get_light")
 
@@ -222,12 +230,6 @@ class ConfigDialect(Dialect):
         self._job_path_index = 0
         self._no_clear_type = False
         self._no_clear_endpoint = False
-
-    def check_credentials(self) -> Generator[Request, Response, None]:
-        body = {"configTypes": ["sync"], "configId": NIL_UUID, "pagination": {"pageSize": 1, "rowOffset": 0}}
-        response = yield Request("POST", "jobs/list", json=body)
-        self._raise(response, "list jobs with the connection's credentials")
-        wire.parse_json(response, "list jobs")
 
     def get_connection(self, connection_id: str) -> Generator[Request, Response, AirbyteConnection]:
         response = yield Request("POST", "connections/get", json={"connectionId": connection_id})
@@ -316,11 +318,7 @@ class PublicDialect(Dialect):
     """The public API: ``POST {base}/jobs``, ``GET {base}/jobs/{id}``, ISO times, problem bodies."""
 
     flavour: Flavour = "public"
-
-    def check_credentials(self) -> Generator[Request, Response, None]:
-        response = yield Request("GET", "jobs", params={"limit": 1})
-        self._raise(response, "list jobs with the connection's credentials")
-        wire.parse_json(response, "list jobs")
+    _list_one_job = Request("GET", "jobs", params={"limit": 1})
 
     def get_connection(self, connection_id: str) -> Generator[Request, Response, AirbyteConnection]:
         response = yield Request("GET", f"connections/{connection_id}")

@@ -98,8 +98,7 @@ class AirbyteHook(BaseHook):
     @cached_property
     def settings(self) -> Settings:
         """The connection as this provider reads it (looked up on first use)."""
-        conn = BaseHook.get_connection(self.airbyte_conn_id)
-        settings = settings_from_airflow(conn)
+        settings = settings_from_airflow(BaseHook.get_connection(self.airbyte_conn_id))
         if settings.secret:
             from airflow.sdk.log import mask_secret
 
@@ -141,11 +140,10 @@ class AirbyteHook(BaseHook):
         ``persist`` stores a start record where the task's next try finds it (the task state store);
         without it records are only kept by the flow itself. ``quick``: short timeouts, no retries.
         """
-        answer: Any = None
         try:
             effect = next(flow)
             while True:
-                answer = None
+                answer: Any = None
                 if isinstance(effect, Request):
                     answer = self.send(effect, quick=quick)
                 elif isinstance(effect, Persist):

@@ -114,11 +114,10 @@ class AsyncAirbyteClient:
         Requests are sent, :class:`Sleep` waits without blocking the loop, :class:`Log` lines go to
         ``log_line(level, text)``, a :class:`Read` answers its result or the error it raised.
         """
-        answer: Any = None
         try:
             effect = next(flow)
             while True:
-                answer = None
+                answer: Any = None
                 if isinstance(effect, Request):
                     answer = await self.send(effect)
                 elif isinstance(effect, Sleep):
