@@ -1,7 +1,6 @@
 """What the operator and the sensor share: deferral, trigger events, XCom keys.
 
-Light on purpose: DAG parsing imports the operator and sensor modules, which import this one and
-nothing heavier; the hook, the core and the trigger are imported when a task runs.
+Light on purpose: DAG parsing imports it; the hook, the core and the trigger are imported late.
 """
 
 from __future__ import annotations
@@ -22,11 +21,9 @@ BLOCKING_POLL_INTERVAL_S = 3.0
 DEFERRED_POLL_INTERVAL_S = 15.0
 # The defer timeout is a backstop: the trigger's own deadline (which cancels the job) fires first.
 DEFER_MARGIN_S = 300.0
-# A trigger fires no sooner than this after the task deferred. Airflow 3.3 fails a deferred task
-# that is resumed before the scheduler has processed the "success" its worker reported on exiting
-# after defer() ("finished with state success, but the task instance's state attribute is
-# queued"). The worker's supervisor can take [workers] min_heartbeat_interval (5 s) to report that
-# exit, and the scheduler a loop or two to read it: 8 s. Only syncs ending that soon wait.
+# A trigger fires no sooner than this after the task deferred: Airflow 3.3 fails a deferred task
+# resumed before the scheduler read its worker's exit report, which can take [workers]
+# min_heartbeat_interval (5 s) and a scheduler loop or two. Only syncs ending that soon wait.
 DEFER_SETTLE_S = 8.0
 # The ``status`` of every event AirbyteSyncTrigger yields.
 EVENT_STATUSES = ("succeeded", "failed", "timeout", "error")

@@ -1,9 +1,7 @@
-"""The two dialects of Airbyte's API: build each request, read each answer.
+"""The two dialects of Airbyte's API, each operation a flow: build each request, read each answer.
 
 The *config* API (OSS ``/api/v1``, every call a POST with a JSON body) and the *public* API (Cloud
-``https://api.airbyte.com/v1``, OSS ``/api/public/v1``). Each operation is a *flow*: a generator
-that yields :class:`~.wire.Request` values and receives :class:`~.wire.Response` values, then
-returns a result or raises one of :mod:`.errors`.
+``https://api.airbyte.com/v1``, OSS ``/api/public/v1``).
 """
 
 from __future__ import annotations

@@ -1,21 +1,14 @@
 """The start protocol: how a task starts its Airbyte job exactly once, across tries. Pure.
 
-:func:`start` is a generator that yields *effects* and returns an :class:`Outcome`. The effects are
-the :class:`~.wire.Request` (answered with a ``Response``),
-:class:`Persist` (store this record where the next try of the task finds it, before going on),
-:class:`Sleep` and :class:`Log`. The hook drives it; operator, sensor and trigger only map its
-outcomes to Airflow. Nothing here imports Airflow, opens a socket or sleeps.
-
-What a task knows is one typed, versioned :class:`StartRecord`, persisted at every step; its
+:func:`start` yields the effects of :mod:`.record` and returns an :class:`Outcome`; the hook drives
+it. What a task knows is one typed, versioned :class:`StartRecord`, persisted at every step; its
 states, the evidence behind each and what the next try does are :data:`STATE_TABLE` (the README's
 exactly-once table is rendered from it, and a test keeps the two equal).
 
 A job becomes ours only by evidence about our own create: its answer, or — after a create whose
-answer was lost — a job of this connection and kind newer than the note, created no later than the
-create's read timeout plus a clock margin after it went out. A 409's running job, a job seen while
-waiting, and anything after a wait are never ours. Where Airbyte makes the outcome unknowable
-(another party's create lands between our note and the look-up that follows a lost answer), the
-oldest such job is taken and the log says so.
+answer was lost — a job of this connection and kind newer than the note, created while that create
+was being handled. Where Airbyte makes the outcome unknowable (another party's create lands between
+our note and the look-up that follows a lost answer), the oldest such job is taken and the log says so.
 """
 
 from __future__ import annotations
@@ -113,9 +106,6 @@ def state_table_markdown() -> str:
     return "\n".join(lines)
 
 
-# ------------------------------------------------------------------------------------------------
-# The flow
-# ------------------------------------------------------------------------------------------------
 def start(
     dialect: Dialect, ask: Ask, record: StartRecord | None, clock: Callable[[], float] = time.time
 ) -> Flow:

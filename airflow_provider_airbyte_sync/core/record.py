@@ -1,8 +1,4 @@
-"""What a task knows and asks for (the versioned start record), and the start flow's effects and outcomes.
-
-:mod:`.protocol` yields these effects and returns these outcomes; the hook performs the effects and
-the operator, sensor and trigger map the outcomes to Airflow.
-"""
+"""What a task knows and asks for (the versioned start record), and the start flow's effects and outcomes."""
 
 from __future__ import annotations
 
@@ -118,9 +114,6 @@ def _from_version_1(data: Mapping[str, Any]) -> StartRecord | None:
     )
 
 
-# ------------------------------------------------------------------------------------------------
-# Effects and outcomes
-# ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Persist:
     """Store ``record`` for the next try before going on (answered with ``None``)."""

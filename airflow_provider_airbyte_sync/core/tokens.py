@@ -59,12 +59,8 @@ def _jwt_lifetime(token: str) -> float | None:
 
 
 class TokenCache:
-    """Bearer tokens, keyed by :attr:`Settings.cache_key`; each transport owns one and passes it in.
-
-    The core never holds one: :func:`token_flow` returns what to :meth:`put` and the retry rule's
-    :class:`~.retry.Step` names what to :meth:`drop`. Tokens are dropped shortly before they expire;
-    owners hold their own lock around a fetch so only one fetch per key runs at a time. Times are
-    ``time.monotonic()`` seconds.
+    """Bearer tokens, keyed by :attr:`Settings.cache_key`; each transport owns one and holds its own
+    lock around a fetch. Tokens are dropped shortly before they expire; times are ``time.monotonic()``.
     """
 
     def __init__(self) -> None:

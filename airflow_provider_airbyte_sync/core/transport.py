@@ -1,8 +1,6 @@
-"""The send plan: everything about one HTTP request decided here, so both transports only drive it.
-
-:func:`plan_for` turns (:class:`~.settings.Settings`, :class:`~.wire.Request`) into a :class:`Plan`
-(URL, method, headers, body bytes, timeouts); the transport puts it on the wire and turns what came
-back into a :class:`~.wire.Response` with :func:`answered` or :func:`unanswered`.
+"""The send plan: everything about one HTTP request decided here, so both transports only drive it:
+they put :func:`plan_for`'s :class:`Plan` on the wire and read the outcome with :func:`answered` or
+:func:`unanswered`.
 """
 
 from __future__ import annotations

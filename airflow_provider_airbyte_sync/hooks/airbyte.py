@@ -1,8 +1,7 @@
 """``AirbyteHook``: the Airflow connection and every blocking HTTP call to Airbyte.
 
-The hook drives the pure flows of :mod:`airflow_provider_airbyte_sync.core` over one
-``requests.Session`` (kept-alive connections, one SSL context, proxies, timeouts, retries that are
-safe). ``requests`` is imported only when the first request is sent: DAG parsing imports this module.
+It drives the flows of :mod:`airflow_provider_airbyte_sync.core` over one ``requests.Session``,
+imported at the first request: DAG parsing imports this module.
 """
 
 from __future__ import annotations

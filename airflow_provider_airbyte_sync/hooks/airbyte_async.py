@@ -1,10 +1,9 @@
 """The async twin of the hook's transport, for the triggerer's event loop.
 
-It drives the same pure flows as :class:`~airflow_provider_airbyte_sync.hooks.airbyte.AirbyteHook`
-over ``aiohttp`` (chosen by measurement: at 1,000 concurrent watches one ``ClientSession`` per watch
-with a shared SSL context costs about a third of the CPU of the best ``httpx`` set-up). Nothing here
-blocks the loop: the Airflow connection is read with ``aget_connection``, secrets are masked with
-``amask_secret``, and ``aiohttp`` is imported only when a watch starts.
+It drives the same flows over ``aiohttp`` (chosen by measurement: at 1,000 concurrent watches one
+``ClientSession`` per watch with a shared SSL context costs about a third of the CPU of the best
+``httpx`` set-up). Nothing here blocks the loop (``aget_connection``, ``amask_secret``, and
+``aiohttp`` imported off the loop when a watch starts).
 """
 
 from __future__ import annotations

@@ -86,11 +86,8 @@ class AirbyteJobSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
-        """One step of the watch loop: restore the watch earlier pokes stored, poll once, decide, store it.
-
-        The watch lives in the task state store between pokes (in reschedule mode each poke may run
-        in another process), so the error budget and the unknown-status grace hold across them; a
-        new try (a retry or a Clear) starts a fresh watch.
+        """One step of the watch loop: restore the watch earlier pokes stored (each may have run in
+        another process), poll once, decide, store it. A new try (a retry or a Clear) watches afresh.
         """
         from airflow_provider_airbyte_sync.core.values import check_job_id
         from airflow_provider_airbyte_sync.core.watch import Failed, Succeeded, Watch, failed_error, summary
