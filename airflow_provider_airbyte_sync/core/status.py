@@ -26,18 +26,6 @@ def same_kind(asked: str, job_type: str) -> bool:
     return kinds.get(asked, asked) == kinds.get(job_type, job_type)
 
 
-def job_state(status: str) -> State:
-    """Say what a job status means; a status we do not know is never success."""
-    status = (status or "").lower()
-    if status in IN_PROGRESS:
-        return "in_progress"
-    if status == SUCCEEDED:
-        return "succeeded"
-    if status in FAILED:
-        return "failed"
-    return "unknown"
-
-
 @dataclass(frozen=True)
 class AirbyteJob:
     """One Airbyte job, the same whatever API answered. Times are timezone-aware UTC.
@@ -62,7 +50,13 @@ class AirbyteJob:
 
     @property
     def state(self) -> State:
-        return job_state(self.status)
+        """What the status means; a status this provider does not know is never success."""
+        status = (self.status or "").lower()
+        if status in IN_PROGRESS:
+            return "in_progress"
+        if status == SUCCEEDED:
+            return "succeeded"
+        return "failed" if status in FAILED else "unknown"
 
     @property
     def queued_s(self) -> float | None:
