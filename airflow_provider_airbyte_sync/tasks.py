@@ -29,6 +29,15 @@ DEFER_SETTLE_S = 8.0
 EVENT_STATUSES = ("succeeded", "failed", "timeout", "error")
 
 
+def limit(task: Any) -> tuple[float, str]:
+    """The seconds a try may wait for its job, and the argument that sets them: the earlier of the
+    task's ``timeout`` and its ``execution_timeout`` (which Airflow does not enforce while deferred)."""
+    execution = task.execution_timeout.total_seconds() if task.execution_timeout else None
+    if execution is not None and execution < task.timeout:
+        return execution, "execution_timeout"
+    return task.timeout, "timeout"
+
+
 def defer_watch(
     task: Any, job_id: int, deadline: float, method_name: str, kwargs: dict | None, **trigger: Any
 ) -> None:
@@ -41,6 +50,7 @@ def defer_watch(
             job_id=job_id,
             conn_id=task.airbyte_conn_id,
             end_time=deadline,
+            execution_deadline=deadline if limit(task)[1] == "execution_timeout" else None,
             not_before=time.time() + DEFER_SETTLE_S,
             **trigger,
         ),

@@ -116,3 +116,37 @@ def test_a_dag_written_for_the_official_provider_runs_with_only_its_imports_chan
     assert started == {job["id"] for job in jobs}
     for sensor, operator in (("async_sensor", "async_sync"), ("deferrable_sensor", "deferrable_async_sync")):
         assert values[(sensor, -1, "return_value")]["job_id"] == values[(operator, -1, "return_value")]
+
+
+def test_official_timeouts_and_hook_calls_behave_as_the_official_provider_documents(
+    airflow_home: Path, request: pytest.FixtureRequest, job_audit: Callable[..., None]
+) -> None:
+    """A deferred sync past ``execution_timeout`` is cancelled and fails its task with the reason;
+    a hook caller's ``except AirflowException`` catches a failed job, as with the official hook."""
+    from tests.dags_official import airbyte_official_timeouts as dag_module
+
+    with AirbyteEmulator() as emulator:
+        emulator.add_connection(dag_module.SLOW_CONNECTION_ID, name="slow", pending_s=0.2, running_s=600)
+        emulator.add_connection(
+            dag_module.FAILING_CONNECTION_ID, name="failing", pending_s=0.2, running_s=0.5, outcome="failed"
+        )
+        env = airflow_env(
+            airflow_home,
+            AIRFLOW__CORE__DAGS_FOLDER=str(OFFICIAL_STYLE),
+            AIRFLOW_CONN_AIRBYTE_DEFAULT=json.dumps(
+                {"conn_type": "airbyte", "host": emulator.public_api_url}
+            ),
+        )
+        result = airflow(env, "dags", "test", "airbyte_official_timeouts")
+        output = result.stdout + result.stderr
+        assert result.returncode != 0, output[-5000:]  # the timed-out task fails the run
+        (slow,) = emulator.jobs(dag_module.SLOW_CONNECTION_ID)
+        (failing,) = emulator.jobs(dag_module.FAILING_CONNECTION_ID)
+        job_audit(emulator, request)
+    assert slow["status"] == "cancelled" and failing["status"] == "failed"
+    assert "execution_timeout" in output
+    states = task_states(airflow_home, "airbyte_official_timeouts")
+    expected = {("deferred_past_execution_timeout", -1): "failed", ("hook_call_that_catches", -1): "success"}
+    assert states == expected, states
+    handled = xcoms(airflow_home, "airbyte_official_timeouts")[("hook_call_that_catches", -1, "return_value")]
+    assert handled.startswith("handled: ") and "failed" in handled

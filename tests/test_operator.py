@@ -314,7 +314,7 @@ def test_cancelled_in_airbyte_fails_the_task(airbyte: Any) -> None:
         ({"job_type": "refresh"}, AirbyteConfigError, "job_type must be one of sync, reset, clear"),
         ({"timeout": 0}, AirbyteConfigError, "timeout must be a positive number"),
         ({"timeout": -5}, AirbyteConfigError, "timeout must be a positive number"),
-        ({"wait_seconds": 0}, AirbyteConfigError, "wait_seconds must be a positive number"),
+        ({"wait_seconds": -1}, AirbyteConfigError, "wait_seconds must be a non-negative number"),
         ({"if_running": "queue"}, AirbyteConfigError, "if_running must be"),
         (
             {"connection_id": INACTIVE_CONNECTION_ID},

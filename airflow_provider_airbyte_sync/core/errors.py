@@ -29,7 +29,7 @@ class AirbyteError(Exception):
     outcome: Outcome = "final"
 
 
-class AirbyteConfigError(AirbyteError):
+class AirbyteConfigError(AirbyteError, ValueError):
     """The Airflow connection or the task arguments are wrong; nothing was sent to Airbyte."""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -304,7 +304,7 @@ def _official_settings(
         token_url = urljoin(base_url, token_url)
     origin = urlunsplit((*urlsplit(base_url)[:2], "", "", ""))
     is_cloud = urlsplit(base_url).hostname == CLOUD_API_HOST
-    return Settings(
+    settings = Settings(
         base_url=base_url,
         flavour="public",
         auth="client_credentials" if credentials else "none",
@@ -315,6 +315,15 @@ def _official_settings(
         web_url=CLOUD_WEB_URL if is_cloud else origin,
         config_api_url=_config_api_for(base_url, "public", origin, "v1"),
     )
+    if extra.get("timeout") in (None, ""):
+        return settings
+    return request_timeout(settings, _number(extra, "timeout", 0.0, conn_id))
+
+
+def request_timeout(settings: Settings, seconds: float) -> Settings:
+    """``settings`` with one timeout for every request (connect, read and create), as the official
+    provider's ``timeout`` (its hook argument or its connection's extra field) sets it."""
+    return replace(settings, connect_timeout=seconds, read_timeout=seconds, create_timeout=seconds)
 
 
 def job_url(settings: Settings, workspace_id: str | None, connection_id: str | None) -> str | None:

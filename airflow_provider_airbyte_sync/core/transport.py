@@ -104,8 +104,8 @@ def unanswered(plan: Plan, failure: Failure, error: BaseException | None = None)
     reason = describe_error(error) if error is not None else ""
     text = {
         "tls": f"TLS failed: {reason}",
-        "connect_timeout": f"connecting timed out after {plan.connect_timeout:.0f}s",
-        "read_timeout": f"no answer within {plan.read_timeout:.0f}s",
+        "connect_timeout": f"connecting timed out after {plan.connect_timeout:g}s",
+        "read_timeout": f"no answer within {plan.read_timeout:g}s",
     }.get(failure, reason)
     return Response(0, error=text, url=plan.url, sent=failure in ("broken", "read_timeout"))
 

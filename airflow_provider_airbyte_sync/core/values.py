@@ -11,19 +11,20 @@ from airflow_provider_airbyte_sync.core.errors import AirbyteConfigError
 from airflow_provider_airbyte_sync.core.status import JOB_TYPES
 
 
-def positive_seconds(name: str, value: Any) -> float:
+def positive_seconds(name: str, value: Any, *, zero: bool = False) -> float:
     """A finite, positive number of seconds from a number or a numeric string, or a clear error.
 
-    ``"60"`` (as ``Variable.get`` gives) reads as 60; ``nan``, ``inf``, booleans, zero and negatives
-    are refused before anything is sent.
+    ``"60"`` (as ``Variable.get`` gives) reads as 60; ``nan``, ``inf``, booleans and negatives are
+    refused before anything is sent, and so is zero unless ``zero`` (a poll interval may be 0).
     """
     try:
         number = -1.0 if isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
         number = -1.0
-    if not (math.isfinite(number) and 0 < number <= MAX_SECONDS):
+    if not (math.isfinite(number) and number <= MAX_SECONDS and (number >= 0 if zero else number > 0)):
+        kind = "non-negative" if zero else "positive"
         raise AirbyteConfigError(
-            f"{name} must be a positive number of seconds (at most {MAX_SECONDS:.0f}), not {value!r}."
+            f"{name} must be a {kind} number of seconds (at most {MAX_SECONDS:.0f}), not {value!r}."
         )
     return number
 

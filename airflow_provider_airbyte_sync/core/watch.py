@@ -229,9 +229,12 @@ class Watch:
         logs = [(logging.WARNING, f"Polling Airbyte job {self.job_id} failed, will poll again: {error}")]
         return self._next(now, logs)
 
-    def timeout_error(self, timeout: float | None) -> errors.AirbyteTimeout:
+    def timeout_error(self, timeout: float | None, limit: str = "timeout") -> errors.AirbyteTimeout:
+        """The error of a watch past its deadline, naming the ``limit`` (``timeout`` or
+        ``execution_timeout``) of ``timeout`` seconds that set it."""
+        of = f" of {timeout}s" if timeout is not None else ""
         return errors.AirbyteTimeout(
-            f"Airbyte job {self.job_id} did not end within the timeout of {timeout}s "
+            f"Airbyte job {self.job_id} did not end within the {limit}{of} "
             f"(last status: {self.last_status or 'unknown'})."
         )
 

@@ -29,7 +29,12 @@ from airflow_provider_airbyte_sync.core.record import (
     check_if_running,
 )
 from airflow_provider_airbyte_sync.core.retry import Attempts, ServerClock
-from airflow_provider_airbyte_sync.core.settings import Settings, job_url, settings_from_airflow
+from airflow_provider_airbyte_sync.core.settings import (
+    Settings,
+    job_url,
+    request_timeout,
+    settings_from_airflow,
+)
 from airflow_provider_airbyte_sync.core.status import AirbyteConnection, AirbyteJob, check_active
 from airflow_provider_airbyte_sync.core.tokens import TokenCache, token_flow
 from airflow_provider_airbyte_sync.core.watch import (
@@ -42,6 +47,7 @@ from airflow_provider_airbyte_sync.core.watch import (
     with_failure_reason,
 )
 from airflow_provider_airbyte_sync.core.wire import Request, Response
+from airflow_provider_airbyte_sync.exceptions import airflow_errors
 
 if TYPE_CHECKING:
     import ssl
@@ -72,6 +78,11 @@ class AirbyteHook(BaseHook):
         provider's ``airbyte``). Default ``airbyte_default``.
     :param api_version: accepted and ignored, for DAGs written for the official provider (which
         takes it); the API version is the connection's ``api_version`` extra field.
+    :param timeout: seconds each request may take (connect, read and create), overriding the
+        connection's timeouts, as the official provider's hook argument does.
+
+    Errors are also ``AirflowException`` (:mod:`~airflow_provider_airbyte_sync.exceptions`), as the
+    official hook's are.
 
     Example::
 
@@ -86,9 +97,12 @@ class AirbyteHook(BaseHook):
     conn_type = CONN_TYPE
     hook_name = "Airbyte (sync)"
 
-    def __init__(self, airbyte_conn_id: str = DEFAULT_CONN_ID, api_version: str = "v1") -> None:
+    def __init__(
+        self, airbyte_conn_id: str = DEFAULT_CONN_ID, api_version: str = "v1", timeout: float | None = None
+    ) -> None:
         super().__init__()
         self.airbyte_conn_id = airbyte_conn_id
+        self.timeout = None if timeout is None else values.positive_seconds("AirbyteHook timeout", timeout)
         self.tokens = TOKENS  # what this hook sends with: the process's cache
         self._workspaces: dict[str, str] = {}  # connection id -> workspace id, as Airbyte told us
         self._clock = ServerClock()
@@ -98,6 +112,8 @@ class AirbyteHook(BaseHook):
     def settings(self) -> Settings:
         """The connection as this provider reads it (looked up on first use)."""
         settings = settings_from_airflow(BaseHook.get_connection(self.airbyte_conn_id))
+        if self.timeout is not None:
+            settings = request_timeout(settings, self.timeout)
         if settings.secret:
             from airflow.sdk.log import mask_secret
 
@@ -126,7 +142,35 @@ class AirbyteHook(BaseHook):
         """The ``requests.Session`` every call goes through."""
         return self.session
 
+    def create_api_session(self) -> requests.Session:
+        """The official hook's name for the same session (there, its SDK's client)."""
+        return self.session
+
+    def get_conn_params(self, conn_id: str | None = None) -> dict[str, Any]:
+        """The connection as the official hook summarises it (``host``, ``client_id``,
+        ``client_secret``, ``token_url``, ``proxies``, ``timeout``), read as this provider reads it."""
+        settings = self.settings
+        if conn_id not in (None, self.airbyte_conn_id):
+            settings = settings_from_airflow(BaseHook.get_connection(conn_id))
+        return {
+            "host": settings.base_url,
+            "client_id": settings.login,
+            "client_secret": settings.secret,
+            "token_url": settings.token_url,
+            "proxies": dict(settings.proxies) if settings.proxies else None,
+            "timeout": self.timeout or settings.read_timeout,
+        }
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form's relabeling, placeholders and hidden fields (from the provider info)."""
+        from airflow_provider_airbyte_sync import get_provider_info
+
+        (form,) = (t["ui-field-behaviour"] for t in get_provider_info()["connection-types"])
+        return {key.replace("-", "_"): value for key, value in form.items()}
+
     # ---------------------------------------------------------------- transport
+    @airflow_errors
     def run(
         self,
         flow: Generator[Any, Any, T],
@@ -266,6 +310,10 @@ class AirbyteHook(BaseHook):
         """Start a sync of the connection (the official provider's name for it)."""
         return self.submit_job(connection_id, "sync")
 
+    def submit_reset_connection(self, connection_id: str) -> AirbyteJob:
+        """Start a reset of the connection (the official provider's name for it)."""
+        return self.submit_job(connection_id, "reset")
+
     def start(
         self,
         ask: Ask,
@@ -356,6 +404,7 @@ class AirbyteHook(BaseHook):
         """The job with Airbyte's failure reason filled in when the API gave none."""
         return self.run(with_failure_reason(self.dialect, job))
 
+    @airflow_errors
     def wait_for_job(
         self,
         job_id: int | str,
@@ -372,8 +421,10 @@ class AirbyteHook(BaseHook):
         ``AirbyteTimeout`` is raised. Transient errors are survived within the watch's error budget.
         """
         job_id = values.check_job_id(job_id)
-        wait_seconds = values.positive_seconds("wait_seconds", wait_seconds)
+        wait_seconds = values.positive_seconds("wait_seconds", wait_seconds, zero=True)
         timeout = None if timeout is None else values.positive_seconds("timeout", timeout)
+        if not wait_seconds:
+            self.log.warning("wait_seconds=0: polling Airbyte job %s without a pause between polls.", job_id)
         watch = watch or Watch(
             job_id, poll_interval=wait_seconds, deadline=time.time() + timeout if timeout else None
         )

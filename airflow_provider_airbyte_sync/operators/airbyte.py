@@ -15,6 +15,7 @@ from airflow.sdk import BaseOperator, BaseOperatorLink, conf
 
 from airflow_provider_airbyte_sync import tasks
 from airflow_provider_airbyte_sync.core.errors import AirbyteJobFailed, AirbyteTimeout
+from airflow_provider_airbyte_sync.exceptions import airflow_errors
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -124,7 +125,9 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         values.check_job_type(self.job_type)
         self.timeout = values.positive_seconds("timeout", self.timeout)
         if self.wait_seconds is not None:
-            self.wait_seconds = values.positive_seconds("wait_seconds", self.wait_seconds)
+            self.wait_seconds = values.positive_seconds("wait_seconds", self.wait_seconds, zero=True)
+            if not self.wait_seconds:
+                self.log.warning("wait_seconds=0: the job is polled without a pause between polls.")
         record.check_if_running(self.if_running)
 
     @property
@@ -157,9 +160,10 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         return None if store is None else lambda stored: store.set(STATE_KEY, stored.to_dict())
 
     # ------------------------------------------------------------------ execution
+    @airflow_errors
     def execute(self, context: Context) -> int:
         self._validate()
-        return self._start(context, time.time() + self.timeout)
+        return self._start(context, time.time() + tasks.limit(self)[0])
 
     def _start(self, context: Context, deadline: float) -> int:
         """Drive the start protocol; wait out another party's job when it says so; then watch ours."""
@@ -199,13 +203,19 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         if self.deferrable:
             self._defer_on(job.job_id, deadline, owned=owned, url=url)
         watch = Watch(job.job_id, poll_interval=self.poll_interval, deadline=deadline)
-        done = hook.wait_for_job(
-            job.job_id,
-            self.poll_interval,
-            self.timeout,
-            cancel_on_timeout=owned and self.cancel_on_kill,
-            watch=watch,
-        )
+        seconds, limit = tasks.limit(self)
+        try:
+            done = hook.wait_for_job(
+                job.job_id,
+                self.poll_interval,
+                seconds,
+                cancel_on_timeout=owned and self.cancel_on_kill,
+                watch=watch,
+            )
+        except AirbyteTimeout:
+            if limit == "timeout":
+                raise
+            raise watch.timeout_error(seconds, limit) from None
         return self._finish(context, done, url, watch.queued_seconds(done))
 
     def _wait_out(self, hook: AirbyteHook, job_id: int, deadline: float) -> None:
@@ -245,6 +255,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
             timeout=float(self.timeout),
         )
 
+    @airflow_errors
     def execute_after_wait(self, context: Context, event: Any = None, deadline: float | None = None) -> int:
         """Resumed after another party's job ended (deferrable, ``if_running="wait"``): start ours."""
         event = tasks.check_event(event)
@@ -255,8 +266,9 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         if event["status"] == "error":
             tasks.raise_for_event(event)
         self._validate()
-        return self._start(context, deadline or time.time() + self.timeout)
+        return self._start(context, deadline or time.time() + tasks.limit(self)[0])
 
+    @airflow_errors
     def execute_complete(self, context: Context, event: Any = None, deadline: float | None = None) -> int:
         """Resumed from the trigger: succeed with the job's summary or fail with its reason."""
         event = tasks.check_event(event)

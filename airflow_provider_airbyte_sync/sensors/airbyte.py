@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_airbyte_sync.core.errors import AirbyteError
-from airflow_provider_airbyte_sync.tasks import SUMMARY_XCOM, check_event, defer_watch, raise_for_event
+from airflow_provider_airbyte_sync.exceptions import airflow_errors
+from airflow_provider_airbyte_sync.tasks import SUMMARY_XCOM, check_event, defer_watch, limit, raise_for_event
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -54,6 +55,9 @@ class AirbyteJobSensor(BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
+        if deferrable:  # the official sensor's deferred defaults
+            kwargs.setdefault("poke_interval", 5)
+            kwargs.setdefault("timeout", 7 * 24 * 3600)
         super().__init__(**kwargs)
         self.airbyte_job_id = airbyte_job_id
         self.airbyte_conn_id = airbyte_conn_id
@@ -77,7 +81,7 @@ class AirbyteJobSensor(BaseSensorOperator):
         defer_watch(
             self,
             job_id,
-            time.time() + self.timeout,
+            time.time() + limit(self)[0],
             "execute_complete",
             None,
             poll_interval=float(self.poke_interval),
@@ -85,6 +89,7 @@ class AirbyteJobSensor(BaseSensorOperator):
             timeout=float(self.timeout),
         )
 
+    @airflow_errors
     def poke(self, context: Context) -> PokeReturnValue | bool:
         """One step of the watch loop: restore the watch earlier pokes stored (each may have run in
         another process), poll once, decide, store it. A new try (a retry or a Clear) watches afresh.
@@ -118,6 +123,7 @@ class AirbyteJobSensor(BaseSensorOperator):
             return PokeReturnValue(is_done=True, xcom_value=result)
         return False
 
+    @airflow_errors
     def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
         """Resumed from the trigger: return the summary or fail with the job's reason."""
         event = check_event(event)

@@ -36,6 +36,8 @@ class AirbyteSyncTrigger(BaseTrigger):
     :param url: link to the job in the Airbyte UI, passed through to the event.
     :param timeout: the task's timeout in seconds, for the timeout message.
     :param not_before: epoch seconds before which the event is not fired (see ``tasks.DEFER_SETTLE_S``).
+    :param execution_deadline: epoch seconds at which the task's ``execution_timeout`` runs out, as
+        the official provider's trigger takes it: the watch ends at the earlier of the two deadlines.
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class AirbyteSyncTrigger(BaseTrigger):
         url: str | None = None,
         timeout: float | None = None,
         not_before: float | None = None,
+        execution_deadline: float | None = None,
     ) -> None:
         super().__init__()
         self.job_id = int(job_id)
@@ -62,6 +65,7 @@ class AirbyteSyncTrigger(BaseTrigger):
         self.url = url
         self.timeout = timeout
         self.not_before = not_before
+        self.execution_deadline = execution_deadline
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Every argument of ``__init__``, as kept on ``self``."""
@@ -97,7 +101,8 @@ class AirbyteSyncTrigger(BaseTrigger):
 
     async def _watch(self) -> TriggerEvent:
         """Poll the job until it ends or the deadline passes; answer the one event to fire."""
-        watch = Watch(self.job_id, poll_interval=self.poll_interval, deadline=self.end_time)
+        deadlines = [d for d in (self.end_time, self.execution_deadline) if d is not None]
+        watch = Watch(self.job_id, poll_interval=self.poll_interval, deadline=min(deadlines, default=None))
         async with AsyncAirbyteClient(self.conn_id, keepalive_s=self.poll_interval + 30) as api:
             end = await api.run(watching(watch, api.dialect), self.log.log)
             if isinstance(end, Succeeded):
@@ -107,7 +112,16 @@ class AirbyteSyncTrigger(BaseTrigger):
                 return self._event("failed", failure_message(end.job), end.job)
             if self.owned and self.cancel_on_kill:  # TimedOut
                 await api.cancel_quietly(self.job_id)
+            if self.execution_deadline is not None and watch.deadline == self.execution_deadline:
+                return self._event("timeout", str(watch.timeout_error(None, "execution_timeout")), end.job)
             return self._event("timeout", str(watch.timeout_error(self.timeout)), end.job)
+
+    async def is_still_running(self, hook: Any = None) -> bool:
+        """Whether the job has not ended yet (the official trigger's check; ``hook`` is accepted and
+        unused: the read goes through the async client, never a blocking hook)."""
+        async with AsyncAirbyteClient(self.conn_id) as api:
+            job = await api.run(api.dialect.get_job(self.job_id))
+        return job.state == "in_progress"
 
     async def on_kill(self) -> None:
         """The task was marked failed or success, or cleared: cancel the job if this task started it."""
