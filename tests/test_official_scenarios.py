@@ -469,3 +469,21 @@ async def test_trigger_is_still_running(official: Any) -> None:
     assert await trigger.is_still_running(AirbyteHook(airbyte_conn_id=CONN_ID)) is True
     official.advance(5)
     assert await trigger.is_still_running() is False
+
+
+def test_an_airflow_facing_error_keeps_its_core_class_attributes_and_pickles() -> None:
+    """What the hook raises is both the core's class and an ``AirflowException``, with the same
+    message and attributes, and survives pickling (as an error crossing processes would)."""
+    import pickle
+
+    from airflow_provider_airbyte_sync.core.errors import AirbyteSyncAlreadyRunning
+    from airflow_provider_airbyte_sync.exceptions import for_airflow
+
+    core = AirbyteSyncAlreadyRunning("job 3 runs", connection_id="c", job_id=3)
+    for error in (for_airflow(core), pickle.loads(pickle.dumps(for_airflow(core)))):  # noqa: S301 (our own bytes)
+        assert isinstance(error, AirflowException) and isinstance(error, AirbyteSyncAlreadyRunning)
+        assert (str(error), error.job_id, error.connection_id) == ("job 3 runs", 3, "c")
+        assert error.outcome == "final"
+    assert for_airflow(for_airflow(core)).__class__ is for_airflow(core).__class__
+    plain = ValueError("not ours")
+    assert for_airflow(plain) is plain
