@@ -183,7 +183,7 @@ class DagTestRunner:
             except OSError:  # no symlinks here (some Windows setups): a copy does as well
                 shutil.copyfile(source, path)
         extra = dict(env or {})
-        pythonpath = extra.get("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+        pythonpath = {**os.environ, **self.env, **extra}.get("PYTHONPATH", "")
         extra["PYTHONPATH"] = os.pathsep.join(p for p in (str(source.parent), pythonpath) if p)
         command = [self.python, "-m", __name__, str(path)]
         if dag_id:
