@@ -82,7 +82,7 @@ def test_the_readme_example_is_this_files_code() -> None:
     source = Path(__file__).read_text(encoding="utf-8")
     example = source[source.index(README_START) + len(README_START) : source.index(README_END)]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"```python\n{example}```" in readme
+    assert f"```python\n{example.strip()}\n```" in readme
 
 
 def test_the_fixtures_come_from_this_checkout(request: pytest.FixtureRequest) -> None:
