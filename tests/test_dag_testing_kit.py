@@ -281,3 +281,13 @@ def test_the_cli_prints_how_to_point_airflow_at_it(
     finally:
         db.close()
     assert (conn_type, host) == ("airbyte_sync", fields["host"]) and extra  # the extra is stored encrypted
+
+
+def test_a_dag_object_runs_from_its_file_and_a_missing_dag_is_named(airflow_dags_test: Any) -> None:
+    from types import SimpleNamespace
+
+    from airflow_provider_airbyte_sync.testing.dag_runner import DagTestError
+
+    built_in_a_test = SimpleNamespace(dag_id="built_in_a_test", fileloc=str(DAGS / "orders_sync.py"))
+    with pytest.raises(DagTestError, match=r"defines no DAG 'built_in_a_test' \(it defines: orders_sync\)"):
+        airflow_dags_test(built_in_a_test)
