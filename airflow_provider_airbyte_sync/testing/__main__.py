@@ -6,7 +6,8 @@ The first line on stdout is machine-readable::
 
     Airbyte emulator listening on http://127.0.0.1:8000 connections=<id>:<status>,<id>:<status>,...
 
-followed by one human-readable line per connection on stderr.
+followed by how to point Airflow at it (the ``AIRFLOW_CONN_<ID>=...`` line and the
+``airflow connections add`` command) and one human-readable line per connection on stderr.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from airflow_provider_airbyte_sync.testing import airflow_connection
 from airflow_provider_airbyte_sync.testing.auth import (
     AUTH_MODES,
     DEFAULT_CLIENT_ID,
@@ -79,6 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="seed of the random 503s")
     p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (chain)")
     p.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
+    p.add_argument(
+        "--conn-id",
+        default="airbyte_default",
+        help="the Airflow connection to print (default airbyte_default)",
+    )
+    p.add_argument(
+        "--api",
+        choices=airflow_connection.API_LAYOUTS,
+        default="config",
+        help="the API the printed Airflow connection uses: config, public (OSS layout), cloud (Cloud layout)",
+    )
     return p
 
 
@@ -123,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     conns = emulator.connections()
     summary = ",".join(f"{c['connection_id']}:{c['status']}" for c in conns)
     print(f"Airbyte emulator listening on {emulator.url} connections={summary}", flush=True)
+    fields = airflow_connection.connection_fields(emulator, args.api)
+    print("Point Airflow at it with this variable (JSON) or this command:")
+    print(airflow_connection.env_line(args.conn_id, fields))
+    print(airflow_connection.cli_command(args.conn_id, fields), flush=True)
     for c in conns:
         print(
             f"  {c['connection_id']}  {c['status']:<10} {c['name']}  (workspace {c['workspace_id']})",

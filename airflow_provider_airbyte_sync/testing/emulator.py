@@ -439,6 +439,34 @@ class AirbyteEmulator:
     def connection(self, connection_id: str) -> dict[str, Any]:
         return self._state.connection(connection_id)
 
+    def connection_id(self, name: str) -> str:
+        """The id of the connection called ``name`` (e.g. ``"Postgres → BigQuery"``); an id is
+        answered as it is. Raises ``KeyError`` naming the connections there are."""
+        connections = self.connections()
+        for conn in connections:
+            if name in (conn["name"], conn["connection_id"]):
+                return str(conn["connection_id"])
+        known = ", ".join(repr(c["name"]) for c in connections) or "none"
+        raise KeyError(f"no connection named {name!r}; there are: {known}")
+
+    def next_job(self, connection: str, *, already_running_s: float | None = None, **script: Any) -> None:
+        """Script the next job the code under test starts on ``connection`` (a name or an id).
+
+        ``script`` takes :meth:`add_connection`'s options and applies to that one job only; later
+        jobs follow the connection's own script again. Calls queue up, one per job::
+
+            airbyte.next_job("Postgres → BigQuery", outcome="failed")  # fails, with Airbyte's reason
+            airbyte.next_job(cid, queued_s=60)  # waits a minute in the queue (pending on 2022 servers)
+            airbyte.next_job(cid, incomplete_attempts=2)  # two incomplete attempts, then succeeds
+            airbyte.next_job(cid, already_running_s=5)  # the create meets a running sync (409)
+
+        ``already_running_s``: Airbyte's own sync of that many seconds starts just before the create
+        arrives, so a sync is refused as "already running" (a reset or clear cancels it instead, as
+        Airbyte does); the job created after it follows ``script``. Jobs started from Airbyte's side
+        (:meth:`start_job`) are never scripted here.
+        """
+        self._state.plan_next_job(self.connection_id(connection), script, already_running_s)
+
     # -- jobs ------------------------------------------------------------------------------------
 
     def start_job(self, connection_id: str, job_type: str = "sync") -> int:
@@ -464,15 +492,39 @@ class AirbyteEmulator:
         """Snapshot of a job: ``id``, ``connection_id``, ``job_type``, ``status``, ``created_at``, ..."""
         return self._state.job(job_id).snapshot()
 
-    def jobs(self, connection_id: str | None = None) -> list[dict[str, Any]]:
-        """Snapshots of all jobs (of one connection), oldest first."""
-        return [v.snapshot() for v in self._state.jobs(connection_id=connection_id)]
+    def jobs(self, connection_id: str | None = None, *, origin: str | None = None) -> list[dict[str, Any]]:
+        """Snapshots of all jobs (of one connection, given by id or name), oldest first.
+
+        ``origin="api"``: only the jobs created over the API (by the code under test);
+        ``"airbyte"``: only those started from Airbyte's side. Each snapshot has ``id``,
+        ``job_type``, ``status``, ``origin``, ``attempts`` and more (see :meth:`job`).
+        """
+        if connection_id is not None:
+            names = {c["name"]: c["connection_id"] for c in self.connections()}
+            connection_id = names.get(connection_id, connection_id)
+        views = self._state.jobs(connection_id=connection_id)
+        return [v.snapshot() for v in views if origin is None or v.origin == origin]
 
     def forget_job(self, job_id: int) -> None:
         """Delete a job: later lookups answer "Could not find job" (the id is never reused)."""
         self._state.forget_job(job_id)
 
     # -- auth ------------------------------------------------------------------------------------
+
+    @property
+    def auth(self) -> str:
+        """The auth mode asked of clients: ``none``, ``basic`` or ``token``."""
+        return self._auth.mode
+
+    def credentials(self) -> dict[str, str]:
+        """What clients log in with: ``username``/``password`` (basic), ``client_id``/``client_secret``."""
+        a = self._auth
+        return {
+            "username": a.username,
+            "password": a.password,
+            "client_id": a.client_id,
+            "client_secret": a.client_secret,
+        }
 
     def issue_token(self) -> str:
         """A valid bearer token for the configured client, without an HTTP round trip."""

@@ -369,6 +369,8 @@ class EmulatorState:
         self._listing_lag: tuple[int | None, float | None] | None = None
         self._lagged: set[int] = set()  # jobs that may still be hidden from listings
         self._listings_answered = 0
+        # One-shot plans for the next jobs the code under test creates, per connection, oldest first.
+        self._next_jobs: dict[str, list[tuple[dict[str, Any], float | None]]] = {}
 
     # -- workspaces and connections ------------------------------------------------------------
 
@@ -490,26 +492,65 @@ class EmulatorState:
             conn = self._connection(connection_id)
             if conn.status != "active":
                 raise ConnectionNotActive(conn.connection_id)
+            plan = self._take_next_job_plan(conn.connection_id, origin)
+            script, already_running_s = plan if plan is not None else ({}, None)
+            if already_running_s is not None:
+                # Airbyte's own sync lands just before this create (its scheduler, or a user in the UI).
+                busy = {"pending_s": 0.0, "queued_s": 0.0, "incomplete_attempts": 0, "outcome": "succeeded"}
+                busy["running_s"] = already_running_s
+                self._register(self._plan_job(conn, "sync", now, "airbyte", busy), now)
             running = self._live_jobs(conn.connection_id, now)
             if running:
                 if config_type in ("sync", "refresh"):
                     raise SyncAlreadyRunning(conn.connection_id)
                 for job in running:
                     job.cancelled_at = now
-            job = self._plan_job(conn, config_type, now, origin)
-            if self._listing_lag is not None:
-                reads, seconds = self._listing_lag
-                job.listed_from = (
-                    None if reads is None else self._listings_answered + reads,
-                    None if seconds is None else now + seconds,
-                )
-                self._lagged.add(job.job_id)
-            self._jobs[job.job_id] = job
-            self._jobs_by_connection[conn.connection_id].append(job.job_id)
+            job = self._plan_job(conn, config_type, now, origin, script)
+            self._register(job, now)
             return self._view(job, now)
 
-    def _plan_job(self, conn: Connection, config_type: str, now: float, origin: str) -> Job:
-        script = copy.deepcopy(conn.script)
+    def _register(self, job: Job, now: float) -> None:
+        if self._listing_lag is not None:
+            reads, seconds = self._listing_lag
+            job.listed_from = (
+                None if reads is None else self._listings_answered + reads,
+                None if seconds is None else now + seconds,
+            )
+            self._lagged.add(job.job_id)
+        self._jobs[job.job_id] = job
+        self._jobs_by_connection[job.connection_id].append(job.job_id)
+
+    def plan_next_job(
+        self, connection_id: str, script: Mapping[str, Any], already_running_s: float | None = None
+    ) -> None:
+        """Give the next job created over the API for this connection ``script`` (over the
+        connection's own); with ``already_running_s``, Airbyte's own sync of that many seconds starts
+        just before that create, so a sync is refused (409). Plans queue up, one per job."""
+        checked = _validate_script(script)
+        if already_running_s is not None and float(already_running_s) < 0:
+            raise ValueError("already_running_s must be a number >= 0")
+        with self.lock:
+            conn = self._connection(connection_id)
+            plan = (checked, None if already_running_s is None else float(already_running_s))
+            self._next_jobs.setdefault(conn.connection_id, []).append(plan)
+
+    def _take_next_job_plan(
+        self, connection_id: str, origin: str
+    ) -> tuple[dict[str, Any], float | None] | None:
+        plans = self._next_jobs.get(connection_id)
+        if origin != "api" or not plans:
+            return None
+        return plans.pop(0)
+
+    def _plan_job(
+        self,
+        conn: Connection,
+        config_type: str,
+        now: float,
+        origin: str,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> Job:
+        script = copy.deepcopy({**conn.script, **(overrides or {})})
         pending_end = now + float(script["pending_s"])
         queued_end = pending_end + float(script["queued_s"])
         running_s = float(script["running_s"])
