@@ -10,8 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException
-
+from airflow_provider_airbyte_sync.compat import AirflowException
 from airflow_provider_airbyte_sync.core.errors import AirbyteJobFailed, AirbyteTimeout
 
 SUMMARY_XCOM = "airbyte_job"

@@ -18,8 +18,7 @@ import weakref
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow.sdk import BaseHook
-
+from airflow_provider_airbyte_sync.compat import aget_connection, amask_secret
 from airflow_provider_airbyte_sync.core import transport
 from airflow_provider_airbyte_sync.core.dialects import Dialect, dialect_for
 from airflow_provider_airbyte_sync.core.errors import AirbyteError
@@ -63,9 +62,7 @@ def _token_lock() -> asyncio.Lock:
 
 async def aread_settings(conn_id: str) -> Settings:
     """Read the Airflow connection without blocking the loop, and mask its secret."""
-    from airflow.sdk.log import amask_secret
-
-    settings = settings_from_airflow(await BaseHook.aget_connection(conn_id))
+    settings = settings_from_airflow(await aget_connection(conn_id))
     if settings.secret:
         await amask_secret(settings.secret)
     return settings
@@ -174,8 +171,6 @@ class AsyncAirbyteClient:
             async with _token_lock():
                 token = self.tokens.get(settings.cache_key, time.monotonic())
                 if token is None:
-                    from airflow.sdk.log import amask_secret
-
                     fresh, lifetime = await self.run(token_flow(settings, self.airbyte_conn_id))
                     await amask_secret(fresh)
                     self.tokens.put(settings.cache_key, fresh, lifetime, time.monotonic())

@@ -14,8 +14,9 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, BaseOperatorLink, conf
+from airflow.sdk import BaseOperator, BaseOperatorLink
 
+from airflow_provider_airbyte_sync.compat import conf
 from airflow_provider_airbyte_sync.core.errors import AirbyteJobFailed, AirbyteTimeout
 from airflow_provider_airbyte_sync.tasks import (
     BLOCKING_POLL_INTERVAL_S,
@@ -147,7 +148,9 @@ class AirbyteTriggerSyncOperator(BaseOperator):
 
     # ------------------------------------------------------------------ task state store
     def _store(self, context: Context) -> Any:
-        return context.get("task_state_store")
+        from airflow_provider_airbyte_sync.compat import state_store
+
+        return state_store(context, self.log, STATE_KEY)
 
     def _ask(self, context: Context) -> record.Ask:
         """The protocol's view of this task: its arguments and what tells a retry from a Clear."""
@@ -172,6 +175,11 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         if store is None:
             return None
         return lambda stored: store.set(STATE_KEY, stored.to_dict())
+
+    def _forget(self, context: Context) -> None:
+        from airflow_provider_airbyte_sync.compat import forget
+
+        forget(self._store(context), STATE_KEY)
 
     # ------------------------------------------------------------------ execution
     def execute(self, context: Context) -> int:
@@ -214,6 +222,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
             from airflow_provider_airbyte_sync.core.watch import summary
 
             context["ti"].xcom_push(key=SUMMARY_XCOM, value=summary(job, url=url))
+            self._forget(context)
             return job.job_id
         if self.deferrable:
             self._defer_on(job.job_id, deadline, owned=owned, url=url)
@@ -254,6 +263,11 @@ class AirbyteTriggerSyncOperator(BaseOperator):
     ) -> None:
         # Imported here: DAG parsing imports this module, and only deferring needs the trigger.
         from airflow_provider_airbyte_sync.triggers.airbyte import AirbyteSyncTrigger
+
+        if owned and self.cancel_on_kill:
+            from airflow_provider_airbyte_sync.compat import say_what_a_kill_does
+
+            say_what_a_kill_does(self.log, job_id)
 
         self.defer(
             trigger=AirbyteSyncTrigger(
@@ -304,6 +318,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
             raise failed_error(job)
         result = summary(job, url=url, queued_s=queued_s)
         context["ti"].xcom_push(key=SUMMARY_XCOM, value=result)
+        self._forget(context)
         self.log.info(
             "Airbyte job %s succeeded: %s rows, %s bytes in %ss (%ss of it waiting to run).",
             job.job_id,
