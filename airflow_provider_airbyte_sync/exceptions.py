@@ -13,8 +13,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from airflow.sdk.exceptions import AirflowException
-
+from airflow_provider_airbyte_sync.compat import AirflowException
 from airflow_provider_airbyte_sync.core import errors
 
 

@@ -10,8 +10,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException
-
+from airflow_provider_airbyte_sync.compat import AirflowException
 from airflow_provider_airbyte_sync.core.errors import AirbyteJobFailed, AirbyteTimeout
 
 SUMMARY_XCOM = "airbyte_job"

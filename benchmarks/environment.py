@@ -1,7 +1,7 @@
 """Where the benchmarks run: each provider's Python, the official provider's venv, and provenance.
 
 The official provider (``apache-airflow-providers-airbyte``) is installed only into ``.venv-bench``,
-from ``constraints.txt`` plus ``benchmarks/requirements.txt``, so both providers run on the same
+from ``constraints/airflow-3.3.txt`` plus ``benchmarks/requirements.txt``, so both providers run on the same
 Airflow and libraries; ours runs in the Python that runs the benchmark.
 """
 
@@ -41,7 +41,7 @@ def git(*args: str) -> str:
 
 def ensure_official_venv() -> None:
     """Create ``.venv-bench`` with the official provider, once per constraints + requirements."""
-    constraints, requirements = ROOT / "constraints.txt", HERE / "requirements.txt"
+    constraints, requirements = ROOT / "constraints" / "airflow-3.3.txt", HERE / "requirements.txt"
     wanted = hashlib.sha256(constraints.read_bytes() + requirements.read_bytes()).hexdigest()
     stamp = BENCH_VENV / ".installed"
     python = Path(PYTHON["official"])

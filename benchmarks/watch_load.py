@@ -88,10 +88,10 @@ def trigger_factory(impl: str, conn_id: str, interval: float) -> tuple[Any, str]
 
 async def warm_up(impl: str, conn_id: str) -> None:
     """Read the connection once, so first-use imports of Airflow's secrets code are not counted."""
-    from airflow.sdk import BaseHook
+    from airflow_provider_airbyte_sync.compat import BaseHook, aget_connection
 
     if impl == "ours":
-        await BaseHook.aget_connection(conn_id)
+        await aget_connection(conn_id)
     else:
         BaseHook.get_connection(conn_id)
 

@@ -781,7 +781,7 @@ class SequenceRun:
         index: int,
         call: Callable[[Any], Any],
     ) -> None:
-        from airflow.sdk.exceptions import TaskDeferred
+        from tests.lines import TaskDeferred
 
         op = self.operator(task)
         injector.op = op

@@ -489,7 +489,15 @@ class RealAirflow:
         return self.api("GET", "/jobs", params={"job_type": job_type})["jobs"]
 
     def state_store(self, dag_id: str, run_id: str, task_id: str, key: str) -> Any:
-        """A value of the task state store (what a try keeps for the next one), or None."""
+        """A value of the task state store (what a try keeps for the next one), or None.
+
+        On an Airflow without the store (3.0-3.2) the provider keeps it in a Variable: read that.
+        """
+        from airflow_provider_airbyte_sync.compat import variable_name
+
+        variable = self._get(f"/variables/{variable_name(dag_id, run_id, task_id, -1, key)}")
+        if variable:
+            return json.loads(variable["value"])
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/state-store/{key}"
         entry = self._get(path)
         return entry["value"] if entry else None

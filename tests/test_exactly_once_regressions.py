@@ -24,7 +24,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_airbyte_sync.core.errors import (
     AirbyteConfigError,
@@ -36,6 +35,7 @@ from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 from airflow_provider_airbyte_sync.sensors.airbyte import AirbyteJobSensor
 from airflow_provider_airbyte_sync.testing import DEFAULT_WORKSPACE_ID, TERMINAL_STATUSES
 from tests.conftest import conn_fields
+from tests.lines import TaskDeferred
 from tests.task_context import Run
 from tests.test_operator import operator, run_to_end
 

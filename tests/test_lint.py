@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,14 @@ def test_ruff_check_is_clean() -> None:
 
 
 def test_the_package_type_checks() -> None:
-    """mypy (configured in pyproject.toml) finds no error in the package; unused ignores count."""
+    """mypy (configured in pyproject.toml) finds no error in the package; unused ignores count.
+
+    Against the newest Airflow line only (its constraints file): the imports ``compat`` falls back on
+    for older lines are typed for that one.
+    """
+    pins = (ROOT / "constraints" / "airflow-3.3.txt").read_text().splitlines()
+    if f"apache-airflow=={importlib.metadata.version('apache-airflow')}" not in pins:
+        pytest.skip("the package is type-checked against the Airflow of constraints/airflow-3.3.txt")
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--no-incremental"], cwd=ROOT, capture_output=True, text=True
     )

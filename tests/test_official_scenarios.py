@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from airflow.exceptions import AirflowException
-from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_airbyte_sync.hooks.airbyte import AirbyteHook
 from airflow_provider_airbyte_sync.operators.airbyte import AirbyteTriggerSyncOperator
@@ -28,6 +27,7 @@ from airflow_provider_airbyte_sync.testing import (
     DEFAULT_WORKSPACE_ID,
 )
 from airflow_provider_airbyte_sync.triggers.airbyte import AirbyteSyncTrigger
+from tests.lines import TaskDeferred
 from tests.task_context import Run
 
 CONN_ID = "airbyte_default"

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_airbyte_sync.core.errors import (
     AirbyteConfigError,
@@ -32,6 +31,7 @@ from airflow_provider_airbyte_sync.testing import (
     INACTIVE_CONNECTION_ID,
 )
 from tests.conftest import conn_fields
+from tests.lines import TaskDeferred
 from tests.task_context import Run
 
 FAST = {"pending_s": 0.05, "running_s": 0.4}
@@ -417,7 +417,8 @@ def test_sensor_logs_each_status_change_once_across_reschedules(
 
 def test_defer_timeout_resumes_into_failure_and_cancels_the_stored_job(airbyte: Any) -> None:
     from airflow.sdk.bases.operator import TriggerFailureReason
-    from airflow.sdk.exceptions import TaskDeferralTimeout
+
+    from tests.lines import TaskDeferralTimeout
 
     run = Run()
     op = operator(airbyte.slow, deferrable=True)

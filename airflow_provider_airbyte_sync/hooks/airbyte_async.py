@@ -17,8 +17,7 @@ import weakref
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow.sdk import BaseHook
-
+from airflow_provider_airbyte_sync.compat import aget_connection, amask_secret
 from airflow_provider_airbyte_sync.core import transport
 from airflow_provider_airbyte_sync.core.dialects import Dialect, dialect_for
 from airflow_provider_airbyte_sync.core.errors import AirbyteError
@@ -45,9 +44,7 @@ _TOKEN_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
 
 async def aread_settings(conn_id: str) -> Settings:
     """Read the Airflow connection without blocking the loop, and mask its secret."""
-    from airflow.sdk.log import amask_secret
-
-    settings = settings_from_airflow(await BaseHook.aget_connection(conn_id))
+    settings = settings_from_airflow(await aget_connection(conn_id))
     if settings.secret:
         await amask_secret(settings.secret)
     return settings
@@ -159,8 +156,6 @@ class AsyncAirbyteClient:
             async with _TOKEN_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock()):
                 token = self.tokens.get(key, time.monotonic())
                 if token is None:
-                    from airflow.sdk.log import amask_secret
-
                     fresh, lifetime = await self.run(token_flow(settings, self.airbyte_conn_id))
                     await amask_secret(fresh)
                     self.tokens.put(key, fresh, lifetime, time.monotonic())

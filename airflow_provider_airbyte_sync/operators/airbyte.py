@@ -11,9 +11,10 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, BaseOperatorLink, conf
+from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_provider_airbyte_sync import tasks
+from airflow_provider_airbyte_sync.compat import conf
 from airflow_provider_airbyte_sync.core.errors import AirbyteJobFailed, AirbyteTimeout
 from airflow_provider_airbyte_sync.exceptions import airflow_errors
 
@@ -137,6 +138,11 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         return tasks.DEFERRED_POLL_INTERVAL_S if self.deferrable else tasks.BLOCKING_POLL_INTERVAL_S
 
     # ------------------------------------------------------------------ task state store
+    def _store(self, context: Context) -> Any:
+        from airflow_provider_airbyte_sync.compat import state_store
+
+        return state_store(context, self.log, STATE_KEY)
+
     def _ask(self, context: Context) -> record.Ask:
         """The protocol's view of this task: its arguments and what tells a retry from a Clear."""
         from airflow_provider_airbyte_sync.core import record
@@ -152,12 +158,17 @@ class AirbyteTriggerSyncOperator(BaseOperator):
     def _record(self, context: Context) -> record.StartRecord | None:
         from airflow_provider_airbyte_sync.core import record
 
-        store = context.get("task_state_store")
+        store = self._store(context)
         return record.StartRecord.from_dict(store.get(STATE_KEY) if store is not None else None)
 
     def _persist(self, context: Context) -> Callable[[record.StartRecord], None] | None:
-        store = context.get("task_state_store")
+        store = self._store(context)
         return None if store is None else lambda stored: store.set(STATE_KEY, stored.to_dict())
+
+    def _forget(self, context: Context) -> None:
+        from airflow_provider_airbyte_sync.compat import forget
+
+        forget(self._store(context), STATE_KEY)
 
     # ------------------------------------------------------------------ execution
     @airflow_errors
@@ -199,6 +210,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
             return self._finish(context, job, url)
         if self.asynchronous:
             context["ti"].xcom_push(key=tasks.SUMMARY_XCOM, value=summary(job, url=url))
+            self._forget(context)
             return job.job_id
         if self.deferrable:
             self._defer_on(job.job_id, deadline, owned=owned, url=url)
@@ -241,6 +253,10 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         url: str | None = None,
         method_name: str = "execute_complete",
     ) -> None:
+        if owned and self.cancel_on_kill:
+            from airflow_provider_airbyte_sync.compat import say_what_a_kill_does
+
+            say_what_a_kill_does(self.log, job_id)
         tasks.defer_watch(
             self,
             job_id,
@@ -288,6 +304,7 @@ class AirbyteTriggerSyncOperator(BaseOperator):
             raise failed_error(job)
         result = summary(job, url=url, queued_s=queued_s)
         context["ti"].xcom_push(key=tasks.SUMMARY_XCOM, value=result)
+        self._forget(context)
         self.log.info(
             "Airbyte job %s succeeded: %s rows, %s bytes in %ss (%ss of it waiting to run).",
             job.job_id,

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_airbyte_sync.compat import conf
 from airflow_provider_airbyte_sync.core.errors import AirbyteError
 from airflow_provider_airbyte_sync.exceptions import airflow_errors
 from airflow_provider_airbyte_sync.tasks import SUMMARY_XCOM, check_event, defer_watch, limit, raise_for_event
@@ -99,7 +100,9 @@ class AirbyteJobSensor(BaseSensorOperator):
 
         job_id = check_job_id(self.airbyte_job_id)
         hook = self.hook
-        store = context.get("task_state_store")
+        from airflow_provider_airbyte_sync.compat import forget, state_store
+
+        store = state_store(context, self.log, STATE_KEY)
         try_number = getattr(context.get("ti"), "try_number", None)
         watch = Watch(job_id, poll_interval=float(self.poke_interval))
         saved: Any = (store.get(STATE_KEY) if store is not None else None) or {}
@@ -120,6 +123,7 @@ class AirbyteJobSensor(BaseSensorOperator):
         if isinstance(decision, Succeeded):
             result = summary(decision.job, url=hook.job_url(decision.job.connection_id or ""))
             context["ti"].xcom_push(key=SUMMARY_XCOM, value=result)
+            forget(store, STATE_KEY)
             return PokeReturnValue(is_done=True, xcom_value=result)
         return False
 
