@@ -103,6 +103,8 @@ def fast_env(port: int, dags_folder: Path) -> dict[str, str]:
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__WORKERS": "1",
+        # Airflow 3.0 answers GET xcomEntries?deserialize=true only with this on (later lines always).
+        "AIRFLOW__API__ENABLE_XCOM_DESERIALIZE_SUPPORT": "True",
         # One secret for every component: the API server checks the tokens the scheduler mints.
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
         "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
