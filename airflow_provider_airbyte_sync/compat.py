@@ -151,7 +151,9 @@ def state_store(context: Any, log: logging.Logger | Any, key: str) -> Any:
     ti = context.get("ti")
     if store is None and all(hasattr(ti, name) for name in ("dag_id", "run_id", "task_id")):
         store = VariableStore(ti)
-    told = (id(ti), getattr(ti, "try_number", None), store is None)
+    # Keyed by the try's ids, not the object: a freed task instance's id() is soon another's.
+    ids = ("dag_id", "run_id", "task_id", "map_index", "try_number")
+    told = (*(getattr(ti, name, None) for name in ids), store is None)
     if store is not None and not isinstance(store, VariableStore):
         return store
     if told not in _TOLD:

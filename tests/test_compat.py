@@ -54,9 +54,12 @@ class Variables:
 def variables(monkeypatch: pytest.MonkeyPatch) -> Variables:
     from airflow.sdk import Variable
 
+    from airflow_provider_airbyte_sync import compat
+
     fake = Variables()
     for name in ("get", "set", "delete"):
         monkeypatch.setattr(Variable, name, getattr(fake, name))
+    monkeypatch.setattr(compat, "_TOLD", set())  # each test's try logs where its record is kept
     return fake
 
 
