@@ -92,18 +92,22 @@ class VariableStore:
     One Variable per (dag run, task, map index, key), written through the Task SDK (each write is
     answered by the API server before the task goes on, and read back to prove it was kept: the
     SDK's ``Variable.set`` only logs a failed write). XComs cannot serve: Airflow clears a task's
-    XComs when a new try starts. Unlike the task state store, a Variable outlives the dag run: the
-    operator deletes its Variable when the task succeeds (:meth:`forget`).
+    XComs when a new try starts. The dag run is named by its id and its start: a run deleted and
+    made again under the same id (``dag.test`` does that) must not find the old run's record.
+    The operator never deletes its record: until Airflow has recorded the try's success, a retry
+    must still find its job (the README says how to clear old ones).
     """
 
     kind = "variable"
 
-    def __init__(self, ti: Any) -> None:
+    def __init__(self, ti: Any, run_start: Any = None) -> None:
         self.ti = ti
+        self.run_start = run_start
 
     def name(self, key: str) -> str:
         ti = self.ti
-        return variable_name(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1), key)
+        run = f"{ti.run_id}@{self.run_start}" if self.run_start else ti.run_id
+        return variable_name(ti.dag_id, run, ti.task_id, getattr(ti, "map_index", -1), key)
 
     def get(self, key: str, default: Any = None) -> Any:
         from airflow.sdk import Variable
@@ -116,7 +120,7 @@ class VariableStore:
         name, ti = self.name(key), self.ti
         description = (
             f"airflow-provider-airbyte-sync: {key} of task {ti.task_id} (map index "
-            f"{getattr(ti, 'map_index', -1)}) of {ti.dag_id} run {ti.run_id}; deleted when the task succeeds."
+            f"{getattr(ti, 'map_index', -1)}) of {ti.dag_id} run {ti.run_id} started {self.run_start}."
         )
         Variable.set(name, value, description=description, serialize_json=True)
         if Variable.get(name, default=None, deserialize_json=True) != json.loads(json.dumps(value)):
@@ -150,7 +154,7 @@ def state_store(context: Any, log: logging.Logger | Any, key: str) -> Any:
     store = context.get("task_state_store")
     ti = context.get("ti")
     if store is None and all(hasattr(ti, name) for name in ("dag_id", "run_id", "task_id")):
-        store = VariableStore(ti)
+        store = VariableStore(ti, getattr(context.get("dag_run"), "start_date", None))
     # Keyed by the try's ids, not the object: a freed task instance's id() is soon another's.
     ids = ("dag_id", "run_id", "task_id", "map_index", "try_number")
     told = (*(getattr(ti, name, None) for name in ids), store is None)
@@ -166,8 +170,8 @@ def state_store(context: Any, log: logging.Logger | Any, key: str) -> Any:
         else:
             log.info(
                 "This Airflow has no task state store (3.3+): what a retry of this task must find "
-                "(its Airbyte job) is kept in Airflow Variable %r until the task succeeds; deleting "
-                "that Variable while the task runs can start a second sync.",
+                "(its Airbyte job) is kept in Airflow Variable %r; deleting that Variable before this "
+                "task instance has succeeded can start a second sync.",
                 store.name(key),
             )
     return store

@@ -10,6 +10,7 @@ AirflowException`` both catch it. Task methods raise them too (:func:`airflow_er
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -44,6 +45,7 @@ def for_airflow(error: Any) -> Any:
 
 P = ParamSpec("P")
 T = TypeVar("T")
+C = TypeVar("C", bound=type)
 
 
 def airflow_errors(func: Callable[P, T]) -> Callable[P, T]:
@@ -57,3 +59,12 @@ def airflow_errors(func: Callable[P, T]) -> Callable[P, T]:
             raise for_airflow(exc) from exc.__cause__
 
     return wrapper
+
+
+def raising_for_airflow(cls: C) -> C:
+    """Decorate a class: ``__init__`` and each public method it defines raise Airflow-facing errors
+    (a method added later is covered too)."""
+    for name, value in list(vars(cls).items()):
+        if inspect.isfunction(value) and (name == "__init__" or not name.startswith("_")):
+            setattr(cls, name, airflow_errors(value))
+    return cls

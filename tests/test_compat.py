@@ -63,19 +63,27 @@ def variables(monkeypatch: pytest.MonkeyPatch) -> Variables:
     return fake
 
 
+STARTED = "2026-01-01T00:00:05+00:00"
+
+
 class RunWithoutStore(Run):
     """A task instance on Airflow 3.0-3.2: no ``task_state_store`` in the context."""
+
+    def __init__(self, started: str = STARTED) -> None:
+        super().__init__()
+        self.started = started
 
     def context(self) -> dict[str, Any]:
         context = super().context()
         del context["task_state_store"]
+        context["dag_run"].start_date = self.started
         ti = context["ti"]
         ti.dag_id, ti.run_id, ti.task_id, ti.map_index = "airbyte_dag", "manual__2026-01-01", "sync", -1
         return context
 
 
-def record_name() -> str:
-    return compat.variable_name("airbyte_dag", "manual__2026-01-01", "sync", -1, "airbyte_job")
+def record_name(started: str = STARTED) -> str:
+    return compat.variable_name("airbyte_dag", f"manual__2026-01-01@{started}", "sync", -1, "airbyte_job")
 
 
 @pytest.mark.parametrize("deferrable", [False, True])
@@ -93,7 +101,7 @@ def test_a_retry_finds_its_running_job_in_a_variable_and_succeeds_once(
         operator(airbyte.slow, timeout=0.3, cancel_on_kill=False).execute(run.context())
     stored = variables.get(record_name(), deserialize_json=True)
     assert stored["state"] == "owned" and stored["job_id"] == airbyte.jobs(airbyte.slow)[0]["id"]
-    assert "deleted when the task succeeds" in (variables.descriptions[record_name()] or "")
+    assert "of airbyte_dag run manual__2026-01-01 started" in (variables.descriptions[record_name()] or "")
     told = [r.getMessage() for r in caplog.records if "no task state store" in r.getMessage()]
     if not caplog.records:  # Airflow 3.3 logs a task's lines through its own handler, to stdout
         told = [line for line in capsys.readouterr().out.splitlines() if "no task state store" in line]
@@ -102,7 +110,40 @@ def test_a_retry_finds_its_running_job_in_a_variable_and_succeeds_once(
     job_id = run_to_end(operator(airbyte.slow, deferrable=deferrable), run.next_try())
     assert statuses(airbyte, airbyte.slow) == ["succeeded"]
     assert job_id == airbyte.jobs(airbyte.slow)[0]["id"]
-    assert record_name() not in variables.values  # the task succeeded: its Variable is gone
+    # Kept: until Airflow has recorded the success, a retry must still find the job.
+    assert variables.get(record_name(), deserialize_json=True)["job_id"] == job_id
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_try_failing_after_its_job_succeeded_is_retried_without_a_second_sync(
+    airbyte: Any, variables: Variables, asynchronous: bool
+) -> None:
+    """The try's work is done but Airflow fails it after ``execute`` returned (a lost XCom write, a
+    timeout signal): the retry answers the same job and starts nothing."""
+    run = RunWithoutStore()
+    first = run_to_end(operator(airbyte.fast, asynchronous=asynchronous), run.context())
+    again = run_to_end(operator(airbyte.fast, asynchronous=asynchronous), run.next_try())
+    assert again == first and len(airbyte.jobs(airbyte.fast)) == 1
+    if asynchronous:
+        airbyte.advance(60)
+
+
+def test_a_run_made_again_under_the_same_id_starts_its_own_sync(airbyte: Any, variables: Variables) -> None:
+    """``dag.test`` (or a delete and a new trigger) makes a run again under the same run id: it has
+    another start, so it never finds the old run's record (here: a job left running)."""
+    airbyte.update_connection(airbyte.slow, running_s=60.0)
+    with pytest.raises(AirbyteTimeout):
+        operator(airbyte.slow, timeout=0.3, cancel_on_kill=False).execute(RunWithoutStore().context())
+    (old,) = airbyte.jobs(airbyte.slow)
+    airbyte.cancel_job(old["id"])
+    airbyte.update_connection(airbyte.slow, running_s=0.3)
+    again = RunWithoutStore(started="2026-01-01T00:09:00+00:00")
+    job_id = run_to_end(operator(airbyte.slow), again.context())
+    assert job_id != old["id"] and [j["status"] for j in airbyte.jobs(airbyte.slow)] == [
+        "cancelled",
+        "succeeded",
+    ]
+    assert record_name("2026-01-01T00:09:00+00:00") != record_name()
 
 
 def test_a_crash_between_create_and_storing_the_id_adopts_the_job(airbyte: Any, variables: Variables) -> None:

@@ -487,3 +487,39 @@ def test_an_airflow_facing_error_keeps_its_core_class_attributes_and_pickles() -
     assert for_airflow(for_airflow(core)).__class__ is for_airflow(core).__class__
     plain = ValueError("not ours")
     assert for_airflow(plain) is plain
+
+
+def test_every_hook_error_is_an_airflow_exception_even_before_a_request(
+    official: Any, airflow_conn: Callable[..., str]
+) -> None:
+    """Bad arguments and bad connections fail before anything is sent, as ``ValueError`` (as the
+    official hook's timeout check does) that ``except AirflowException`` catches too."""
+    airflow_conn("broken", conn_type="airbyte", host="not a url")
+    calls = [
+        lambda: AirbyteHook(airbyte_conn_id=CONN_ID, timeout=-1),
+        lambda: AirbyteHook(airbyte_conn_id=CONN_ID).get_job_details("x"),
+        lambda: AirbyteHook(airbyte_conn_id=CONN_ID).submit_job(official.fast, "refresh_everything"),
+        lambda: AirbyteHook(airbyte_conn_id="broken").get_job_status(1),
+    ]
+    official.clear_exchanges()
+    for call in calls:
+        with pytest.raises(AirflowException) as raised:
+            call()
+        assert isinstance(raised.value, ValueError), raised.value
+    assert official.exchanges() == []
+
+
+def test_waiting_for_another_partys_job_names_execution_timeout_when_it_is_the_limit(official: Any) -> None:
+    official.update_connection(official.fast, **SLOW)
+    theirs = official.start_job(official.fast)
+    op = AirbyteTriggerSyncOperator(
+        task_id="op",
+        connection_id=official.fast,
+        wait_seconds=0.05,
+        timeout=3600,
+        execution_timeout=timedelta(seconds=0.5),
+    )
+    with pytest.raises(AirflowException, match="Raise execution_timeout"):
+        op.execute(Run().context())
+    assert [job["id"] for job in official.jobs(official.fast)] == [theirs]  # ours never started
+    official.cancel_job(theirs)

@@ -283,9 +283,12 @@ def with_failure_reason(dialect: Dialect, job: AirbyteJob) -> Generator[Read, An
     return job if isinstance(detailed, errors.AirbyteError) else detailed
 
 
-def waited_too_long(job_id: int, timeout: float | None, if_running: str = "wait") -> errors.AirbyteTimeout:
-    """The timeout of a task that waited for another party's job and never started its own."""
-    advice = "Raise timeout" + (
+def waited_too_long(
+    job_id: int, timeout: float | None, if_running: str = "wait", limit: str = "timeout"
+) -> errors.AirbyteTimeout:
+    """The timeout of a task that waited for another party's job and never started its own;
+    ``limit`` names the argument that set ``timeout`` (``timeout`` or ``execution_timeout``)."""
+    advice = f"Raise {limit}" + (
         ", or set if_running='attach' to watch the running job instead." if if_running == "wait" else "."
     )
     return errors.AirbyteTimeout(

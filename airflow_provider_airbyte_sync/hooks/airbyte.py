@@ -46,7 +46,7 @@ from airflow_provider_airbyte_sync.core.watch import (
     with_failure_reason,
 )
 from airflow_provider_airbyte_sync.core.wire import Request, Response
-from airflow_provider_airbyte_sync.exceptions import airflow_errors
+from airflow_provider_airbyte_sync.exceptions import raising_for_airflow
 
 if TYPE_CHECKING:
     import ssl
@@ -65,6 +65,7 @@ TOKENS = TokenCache()
 _TOKEN_LOCK = threading.RLock()
 
 
+@raising_for_airflow
 class AirbyteHook(BaseHook):
     """Talk to one Airbyte deployment (config API, OSS public API or Cloud) through an Airflow connection.
 
@@ -80,8 +81,8 @@ class AirbyteHook(BaseHook):
     :param timeout: seconds each request may take (connect, read and create), overriding the
         connection's timeouts, as the official provider's hook argument does.
 
-    Errors are also ``AirflowException`` (:mod:`~airflow_provider_airbyte_sync.exceptions`), as the
-    official hook's are.
+    Every error its methods raise is also an ``AirflowException``
+    (:mod:`~airflow_provider_airbyte_sync.exceptions`), as the official hook's are.
 
     Example::
 
@@ -169,7 +170,6 @@ class AirbyteHook(BaseHook):
         return {key.replace("-", "_"): value for key, value in form.items()}
 
     # ---------------------------------------------------------------- transport
-    @airflow_errors
     def run(
         self,
         flow: Generator[Any, Any, T],
@@ -403,7 +403,6 @@ class AirbyteHook(BaseHook):
         """The job with Airbyte's failure reason filled in when the API gave none."""
         return self.run(with_failure_reason(self.dialect, job))
 
-    @airflow_errors
     def wait_for_job(
         self,
         job_id: int | str,

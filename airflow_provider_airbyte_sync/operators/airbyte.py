@@ -165,11 +165,6 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         store = self._store(context)
         return None if store is None else lambda stored: store.set(STATE_KEY, stored.to_dict())
 
-    def _forget(self, context: Context) -> None:
-        from airflow_provider_airbyte_sync.compat import forget
-
-        forget(self._store(context), STATE_KEY)
-
     # ------------------------------------------------------------------ execution
     @airflow_errors
     def execute(self, context: Context) -> int:
@@ -210,7 +205,6 @@ class AirbyteTriggerSyncOperator(BaseOperator):
             return self._finish(context, job, url)
         if self.asynchronous:
             context["ti"].xcom_push(key=tasks.SUMMARY_XCOM, value=summary(job, url=url))
-            self._forget(context)
             return job.job_id
         if self.deferrable:
             self._defer_on(job.job_id, deadline, owned=owned, url=url)
@@ -234,13 +228,14 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         """Wait for another party's job to end, whatever its outcome; never cancel it."""
         from airflow_provider_airbyte_sync.core.watch import waited_too_long
 
+        seconds, limit = tasks.limit(self)
         remaining = deadline - time.time()
         if remaining <= 0:
-            raise waited_too_long(job_id, self.timeout, self.if_running)
+            raise waited_too_long(job_id, seconds, self.if_running, limit)
         try:
             hook.wait_for_job(job_id, self.poll_interval, remaining, cancel_on_timeout=False)
         except AirbyteTimeout:
-            raise waited_too_long(job_id, self.timeout, self.if_running) from None
+            raise waited_too_long(job_id, seconds, self.if_running, limit) from None
         except AirbyteJobFailed as exc:
             self.log.info("The running job ended unsuccessfully (%s); starting ours.", exc)
 
@@ -278,7 +273,8 @@ class AirbyteTriggerSyncOperator(BaseOperator):
         if event["status"] == "timeout":
             from airflow_provider_airbyte_sync.core.watch import waited_too_long
 
-            raise waited_too_long(int(event["job_id"]), self.timeout, self.if_running)
+            seconds, limit = tasks.limit(self)
+            raise waited_too_long(int(event["job_id"]), seconds, self.if_running, limit)
         if event["status"] == "error":
             tasks.raise_for_event(event)
         self._validate()
@@ -304,7 +300,6 @@ class AirbyteTriggerSyncOperator(BaseOperator):
             raise failed_error(job)
         result = summary(job, url=url, queued_s=queued_s)
         context["ti"].xcom_push(key=tasks.SUMMARY_XCOM, value=result)
-        self._forget(context)
         self.log.info(
             "Airbyte job %s succeeded: %s rows, %s bytes in %ss (%ss of it waiting to run).",
             job.job_id,

@@ -71,6 +71,7 @@ class AirbyteJobSensor(BaseSensorOperator):
 
         return AirbyteHook(airbyte_conn_id=self.airbyte_conn_id)
 
+    @airflow_errors
     def execute(self, context: Context) -> Any:
         from airflow_provider_airbyte_sync.core.values import check_job_id, positive_seconds
 
