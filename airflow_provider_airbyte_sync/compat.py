@@ -102,7 +102,7 @@ class VariableStore:
 
     def __init__(self, ti: Any, run_start: Any = None) -> None:
         self.ti = ti
-        self.run_start = run_start
+        self.run_start = run_start.isoformat() if hasattr(run_start, "isoformat") else run_start
 
     def name(self, key: str) -> str:
         ti = self.ti

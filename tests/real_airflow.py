@@ -502,11 +502,13 @@ class RealAirflow:
 
         On an Airflow without the store (3.0-3.2) the provider keeps it in a Variable: read that.
         """
-        from airflow_provider_airbyte_sync.compat import variable_name
-
-        variable = self._get(f"/variables/{variable_name(dag_id, run_id, task_id, -1, key)}")
-        if variable:
-            return json.loads(variable["value"])
+        # The Variable's name hashes the run's start as the task saw it: find it by its description.
+        described = f"{key} of task {task_id} (map index -1) of {dag_id} run {run_id} started "
+        listed = self._get("/variables", limit=1000) or {"variables": []}
+        for variable in listed["variables"]:
+            ours = variable["key"].startswith(f"airbyte_sync.{key}.")
+            if ours and described in (variable["description"] or ""):
+                return json.loads(variable["value"])
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/state-store/{key}"
         entry = self._get(path)
         return entry["value"] if entry else None
